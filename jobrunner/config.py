@@ -1,0 +1,224 @@
+"""Settings: built-in defaults < profile/config file < environment < command-line flags.
+
+A profile is a TOML file: ``configs/<name>.toml`` shipped with jobrunner (``cartesia``, ``local``)
+or a path. The API key may come from ``CARTESIA_API_KEY`` or a config file; it never reaches the
+database, a log line, an export or an error message: :class:`Secret` redacts it in ``repr``/``str``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobrunner.errors import ConfigError
+from jobrunner.resources import data_dir
+
+DEFAULT_PROFILE = "cartesia"
+DEFAULT_DB = "sqlite:///jobrunner.db"
+
+#: environment variable -> settings field
+ENV_VARS: Mapping[str, str] = {
+    "CARTESIA_API_KEY": "api_key",
+    "CARTESIA_BASE_URL": "base_url",
+    "JOBRUNNER_DB": "db_url",
+}
+PROFILE_ENV = "JOBRUNNER_PROFILE"
+
+
+class Secret:
+    """A string that never shows itself: ``repr``, ``str`` and f-strings print ``'***'``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value, for the one place that needs it (the Authorization header)."""
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know. Frozen: resolved once, passed down explicitly."""
+
+    profile: str = DEFAULT_PROFILE
+    db_url: str = DEFAULT_DB
+    # service
+    base_url: str = "https://api.cartesia.ai"
+    api_key: Secret = field(default_factory=lambda: Secret(""))
+    model: str = "ink-2"
+    cartesia_version: str = "2026-08-14"
+    # audio: "auto" picks the wire encoding from the file (see audio.stream.choose_encoding)
+    encoding: str = "auto"
+    chunk_ms: int = 100
+    downmix: str = "mono"  # multichannel policy: "mono" (average) or "first"
+    resample_rate: int = 16000  # used only when the file's rate is outside 8-48 kHz
+    # turn detection (None = not sent, the service default applies)
+    turn_start_threshold: float | None = None
+    turn_eager_end_threshold: float | None = None
+    turn_end_threshold: float | None = None
+    turn_end_timeout_ms: int | None = None
+    keyterms: tuple[str, ...] = ()
+    # run
+    concurrency: int = 4
+    pace: float = 1.0
+    max_attempts: int = 5
+    lease_ttl_s: float = 60.0
+    grace_seconds: float = 30.0
+    # retry policy (the official SDK: min(0.5 * 2^(n-1), 8) s x U[0.75, 1.0])
+    connect_tries: int = 5
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 8.0
+    requeue_base_s: float = 2.0
+    requeue_cap_s: float = 300.0
+    rate_limit_factor: float = 4.0
+    # timeouts
+    open_timeout_s: float = 10.0
+    stall_timeout_s: float = 20.0
+    drain_timeout_s: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.chunk_ms <= 0 or self.chunk_ms > 1000:
+            raise ConfigError(f"chunk_ms must be in 1..1000, got {self.chunk_ms}")
+        if self.concurrency < 1:
+            raise ConfigError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.pace <= 0:
+            raise ConfigError(f"pace must be > 0, got {self.pace}")
+        if self.max_attempts < 1:
+            raise ConfigError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        if self.downmix not in ("mono", "first"):
+            raise ConfigError(f"downmix must be 'mono' or 'first', got {self.downmix!r}")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def result_settings(self) -> dict[str, Any]:
+        """The settings that change a transcript: they make part of a job's idempotency key."""
+        return {
+            "model": self.model,
+            "encoding": self.encoding,
+            "downmix": self.downmix,
+            "resample_rate": self.resample_rate,
+            "turn_start_threshold": self.turn_start_threshold,
+            "turn_eager_end_threshold": self.turn_eager_end_threshold,
+            "turn_end_threshold": self.turn_end_threshold,
+            "turn_end_timeout_ms": self.turn_end_timeout_ms,
+            "keyterms": list(self.keyterms),
+        }
+
+    def fingerprint(self) -> str:
+        """Short stable hash of :meth:`result_settings` (never includes the key or URL)."""
+        blob = json.dumps(self.result_settings(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+#: TOML sections are for humans; they flatten onto Settings fields.
+_SECTIONS = ("service", "audio", "turns", "run", "retry", "timeouts", "database")
+
+
+def _profile_path(profile: str) -> Path:
+    candidate = Path(profile).expanduser()
+    if candidate.suffix == ".toml" or os.sep in profile:
+        if not candidate.is_file():
+            raise ConfigError(f"config file not found: {candidate}")
+        return candidate
+    folder = data_dir("configs")
+    shipped = folder / f"{profile}.toml"
+    if not shipped.is_file():
+        names = sorted(p.stem for p in folder.glob("*.toml"))
+        raise ConfigError(f"unknown profile {profile!r} (shipped: {', '.join(names)})")
+    return shipped
+
+
+def read_profile(profile: str) -> dict[str, Any]:
+    """Flatten a profile's TOML into Settings field values, rejecting unknown keys."""
+    path = _profile_path(profile)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS and isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    unknown = sorted(set(flat) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s): {', '.join(unknown)}")
+    return flat
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name == "api_key":
+        return value if isinstance(value, Secret) else Secret(str(value))
+    if name == "keyterms":
+        if isinstance(value, str):
+            return tuple(t for t in (s.strip() for s in value.split(",")) if t)
+        return tuple(str(v) for v in value)
+    default = _FIELDS[name].default
+    try:
+        if isinstance(default, bool):
+            return bool(value)
+        if isinstance(default, int) or name == "turn_end_timeout_ms":
+            return int(float(value))
+        if isinstance(default, float) or name.startswith("turn_"):
+            return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name}: not a number: {value!r}") from exc
+    return str(value)
+
+
+def load_settings(
+    *,
+    profile: str | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Resolve settings in order: defaults < profile file < environment < ``overrides`` (flags).
+
+    ``overrides`` values of ``None`` mean "flag not given" and are ignored.
+    """
+    env = os.environ if env is None else env
+    chosen = profile or env.get(PROFILE_ENV) or DEFAULT_PROFILE
+    values: dict[str, Any] = {"profile": chosen}
+    values.update(read_profile(chosen))
+    for var, name in ENV_VARS.items():
+        if env.get(var):
+            values[name] = env[var]
+    for name, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if name not in _FIELDS:
+            raise ConfigError(f"unknown setting {name!r}")
+        values[name] = value
+    return Settings(**{k: _coerce(k, v) for k, v in values.items()})

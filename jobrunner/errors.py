@@ -1,0 +1,159 @@
+"""The one exception tree of jobrunner.
+
+Every failure that crosses a module boundary is one of these. Third-party exceptions
+(websockets, soundfile, SQLAlchemy) are translated once, where they are caught, with
+``raise ... from exc``; nothing above that boundary sees them. Whether a failure is worth
+another attempt is decided by class (``retryable``), never by parsing messages::
+
+    JobrunnerError
+    ├── UsageError                  bad flags, paths or config (exit 2)
+    ├── ConfigError                 a config file or profile that cannot be used (exit 2)
+    ├── AudioError                  the file itself cannot be streamed -> job ``invalid``
+    ├── StoreError
+    │   ├── StaleStateError         compare-and-swap lost: the row was not in the expected state
+    │   │   └── LeaseLostError      our lease was reaped or taken; write nothing
+    │   └── DatabaseUnavailableError / MigrationError
+    └── SessionError                a realtime session failed (carries the attempt's facts)
+        ├── ConnectError            refused, DNS, TLS, open timeout                      retryable
+        ├── HandshakeError          HTTP status on the upgrade
+        │   ├── AuthenticationError 401/402/403: the key or the plan, not the file      fatal
+        │   ├── RateLimitedError    429: back off harder, lower concurrency             retryable
+        │   └── ServerHandshakeError 5xx (and other unexpected statuses)                retryable
+        ├── ServerErrorEvent        an ``error`` event; retryable when status_code >= 500
+        │   └── RequestRejectedError 4xx error event: bad model/encoding/params         permanent
+        ├── ConnectionLostError     abnormal close mid-session (1006, 1011, 1001 ...)   retryable
+        ├── StallError              no event and no close for too long                  retryable
+        ├── DrainError              the server closed before the drain completed        retryable
+        └── ProtocolViolationError  the server broke the event contract                 retryable
+"""
+
+from __future__ import annotations
+
+
+class JobrunnerError(Exception):
+    """Base of every jobrunner error. ``retryable`` says whether another attempt may succeed."""
+
+    retryable: bool = False
+    #: short machine-readable kind stored in ``jobs.error_kind`` / ``attempts.error_kind``
+    kind: str = "error"
+    #: process exit code when this error ends a CLI command
+    exit_code: int = 1
+
+
+class UsageError(JobrunnerError):
+    kind = "usage"
+    exit_code = 2
+
+
+class ConfigError(JobrunnerError):
+    kind = "config"
+    exit_code = 2
+
+
+class AudioError(JobrunnerError):
+    """The audio file cannot be read or streamed; the job becomes ``invalid``."""
+
+    kind = "invalid_audio"
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class StoreError(JobrunnerError):
+    kind = "store"
+
+
+class StaleStateError(StoreError):
+    """A compare-and-swap UPDATE matched no row: another actor changed the job first."""
+
+    kind = "stale_state"
+
+
+class LeaseLostError(StaleStateError):
+    """Our lease on the job was reaped or taken over; the caller must write nothing."""
+
+    kind = "lease_lost"
+
+
+class DatabaseUnavailableError(StoreError):
+    kind = "database_unavailable"
+    exit_code = 2
+
+
+class MigrationError(StoreError):
+    kind = "migration"
+    exit_code = 2
+
+
+class SessionError(JobrunnerError):
+    """A realtime session failed. Fields describe what the wire said, for the attempt row."""
+
+    kind = "session"
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        close_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.close_code = close_code
+        self.request_id = request_id
+
+
+class ConnectError(SessionError):
+    kind = "connect"
+
+
+class HandshakeError(SessionError):
+    kind = "handshake"
+
+
+class AuthenticationError(HandshakeError):
+    """401/402/403 on the upgrade: every job would fail the same way, so the run stops."""
+
+    kind = "auth"
+    retryable = False
+    exit_code = 3
+
+
+class RateLimitedError(HandshakeError):
+    kind = "rate_limited"
+
+
+class ServerHandshakeError(HandshakeError):
+    kind = "server_handshake"
+
+
+class ServerErrorEvent(SessionError):
+    """The server sent an ``error`` event. 5xx is worth a retry; 4xx is not (subclass)."""
+
+    kind = "server_error"
+
+
+class RequestRejectedError(ServerErrorEvent):
+    kind = "rejected"
+    retryable = False
+
+
+class ConnectionLostError(SessionError):
+    kind = "connection_lost"
+
+
+class StallError(SessionError):
+    kind = "stall"
+
+
+class DrainError(SessionError):
+    kind = "drain"
+
+
+class ProtocolViolationError(SessionError):
+    kind = "protocol"
