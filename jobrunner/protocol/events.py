@@ -4,8 +4,9 @@ Server -> client frames are JSON text discriminated by ``type``. Parsing is tota
 unknown ``type`` becomes :class:`UnknownEvent` (kept, logged by the caller, never fatal);
 only text that is not a JSON object with a string ``type`` is a protocol violation. Error
 events are accepted in the current shape and the two legacy ones
-(``{"message", "code"}`` and ``{"error"}``). Encoders emit compact JSON; parsers never
-compare text byte-for-byte (the official SDK may indent what it sends).
+(``{"message", "code"}`` and ``{"error"}``). Client messages are encoded as the official SDK
+encodes them (``json.dumps`` defaults: ``{"type": "close"}``); server events compactly. Parsers
+never compare text byte-for-byte (the SDK may indent what it sends).
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ def _opt_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
