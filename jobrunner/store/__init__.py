@@ -1,1 +1,59 @@
-"""store"""
+"""The durable job store: SQLite by default, PostgreSQL for scale-out.
+
+Public API (everything else in this package is internal)::
+
+    store = Store.open("sqlite:///jobrunner.db")        # applies migrations on first use
+    store.enqueue_many([NewJob(...)])                   # -> [Inserted]
+    jobs = store.claim(4, owner, lease_ttl=60)          # -> [ClaimedJob]
+    store.renew_leases(owner, ids, ttl=60)              # -> ids still ours
+    store.complete(job_id, owner, AttemptRecord(...), [TurnRow(...)], transcript)
+    store.retry_later(job_id, owner, attempt, run_after) / store.fail(...) / store.release(...)
+    store.reap_expired() / store.requeue(Selector(...)) / store.cancel(Selector(...))
+    store.status() / store.jobs(...) / store.attempts(job_id) / store.iter_export(...)
+    store.next_run_after()                              # when a backed-off job is due
+
+Modules: ``records`` (plain dataclasses, no SQL), ``schema`` (tables), ``engine`` (the only
+dialect-specific code), ``migrate`` (alembic), ``queue`` (the only write SQL), ``reports``
+(read-only queries), ``stream`` (the export stream), ``api`` (the ``Store`` facade).
+"""
+
+from __future__ import annotations
+
+from jobrunner.store.api import Store
+from jobrunner.store.records import (
+    STATES,
+    AttemptOutcome,
+    AttemptRecord,
+    ClaimedJob,
+    Inserted,
+    JobState,
+    NewJob,
+    ReapResult,
+    Selector,
+    TurnRow,
+    make_owner,
+    utcnow,
+)
+from jobrunner.store.reports import AttemptView, JobView, StatusReport
+from jobrunner.store.stream import ExportJob, TurnView
+
+__all__ = [
+    "STATES",
+    "AttemptOutcome",
+    "AttemptRecord",
+    "AttemptView",
+    "ClaimedJob",
+    "ExportJob",
+    "Inserted",
+    "JobState",
+    "JobView",
+    "NewJob",
+    "ReapResult",
+    "Selector",
+    "StatusReport",
+    "Store",
+    "TurnRow",
+    "TurnView",
+    "make_owner",
+    "utcnow",
+]

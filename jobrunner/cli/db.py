@@ -1,0 +1,60 @@
+"""``jobrunner db``: schema migrations by hand (the store also applies them on first use)."""
+
+from __future__ import annotations
+
+import click
+
+from jobrunner.cli import AppContext
+from jobrunner.store import Store
+from jobrunner.store.engine import database_exists, redact
+from jobrunner.store.migrate import head_revision
+
+
+@click.group("db")
+def db_command() -> None:
+    """Database schema: show the revision or upgrade it.
+
+    \b
+    Examples:
+      jobrunner db current
+      jobrunner --db postgresql+psycopg://user@host/jobs db upgrade
+    """
+
+
+@db_command.command("upgrade")
+@click.pass_obj
+def upgrade_command(app: AppContext) -> None:
+    """Apply pending migrations (creates the database's tables when new).
+
+    \b
+    Examples:
+      jobrunner db upgrade
+      JOBRUNNER_DB=sqlite:///queue.db jobrunner db upgrade
+    """
+    url = app.settings().db_url
+    with Store.open(url, migrate_schema=False) as store:
+        before, after = store.upgrade()
+    if before == after:
+        click.echo(f"{redact(url)}: already at revision {after}")
+    else:
+        click.echo(f"{redact(url)}: upgraded from {before or 'empty'} to {after}")
+
+
+@db_command.command("current")
+@click.pass_obj
+def current_command(app: AppContext) -> None:
+    """Show the database's schema revision and the newest one this jobrunner knows.
+
+    \b
+    Examples:
+      jobrunner db current
+    """
+    url = app.settings().db_url
+    head = head_revision()
+    if not database_exists(url):
+        click.echo(f"{redact(url)}: no database yet (head {head}; created on first use)")
+        return
+    with Store.open(url, migrate_schema=False) as store:
+        current = store.revision()
+    state = "up to date" if current == head else "behind: run `jobrunner db upgrade`"
+    click.echo(f"{redact(url)}: revision {current or 'none'} (head {head}, {state})")

@@ -1,0 +1,111 @@
+"""``jobrunner enqueue``: queue audio files and folders (see :mod:`jobrunner.enqueue`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from jobrunner.cli import AppContext
+from jobrunner.enqueue import enqueue_paths
+from jobrunner.errors import UsageError
+from jobrunner.store import Store
+from jobrunner.store.engine import database_exists
+
+
+@click.command("enqueue")
+@click.argument("paths", nargs=-1, metavar="PATH...")
+@click.option(
+    "--recursive/--no-recursive", default=True, show_default=True, help="Walk sub-folders."
+)
+@click.option("--include", multiple=True, metavar="GLOB", help="Only walked files matching GLOB.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip walked files matching GLOB.")
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+    help="File listing paths: one per line, or a CSV with a 'path' column ('-' = stdin).",
+)
+@click.option("--label", metavar="NAME", help="Tag the new jobs (run/jobs/export can filter).")
+@click.option("--priority", type=int, default=0, show_default=True, help="Higher runs first.")
+@click.option("--dry-run", is_flag=True, help="Probe and report; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (schema below).")
+@click.pass_obj
+def enqueue_command(
+    app: AppContext,
+    paths: tuple[str, ...],
+    recursive: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    manifest: str | None,
+    label: str | None,
+    priority: int,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Queue audio files and folders as jobs, once each.
+
+    Every file is probed (format, rate, channels, duration; truncated or corrupt files are
+    caught here) and hashed. Re-enqueueing the same audio with the same result-changing settings
+    (model, encoding, downmix, turn thresholds, keyterms) is a no-op reported as a duplicate.
+    Files that cannot be streamed become 'invalid' jobs with a reason; hidden and temp files,
+    other extensions and symlinked folders are skipped and counted. Globs match the path
+    relative to the folder walked, or the file name, case-insensitively. A PATH that does not
+    exist is a usage error (exit 2). A manifest line naming a missing file makes an invalid job.
+
+    \b
+    Examples:
+      jobrunner enqueue ~/recordings --label calls
+      jobrunner enqueue ~/recordings --include '*.wav' --exclude 'old/*'
+      jobrunner enqueue --manifest files.csv --priority 10
+      jobrunner enqueue ~/recordings --dry-run --json | jq .summary
+
+    \b
+    --json prints {"schema": "jobrunner.enqueue/1",
+      "summary": {new, duplicates, invalid, skipped, skipped_by_reason, audio_s, dry_run},
+      "files": [{path, outcome: new|duplicate|invalid|skipped, job_id, new, reason,
+                 duration_s, sha256}]}
+    """
+    if not paths and manifest is None:
+        raise UsageError("nothing to enqueue: give PATH... or --manifest FILE")
+    manifest_data = None
+    if manifest is not None:
+        if manifest == "-":
+            manifest_data = (sys.stdin.read(), Path.cwd())
+        else:
+            text = Path(manifest).read_text(encoding="utf-8-sig")
+            manifest_data = (text, Path(manifest).resolve().parent)
+    settings = app.settings()
+    if dry_run:
+        store = None
+        if database_exists(settings.db_url):
+            store = Store.open(settings.db_url, migrate_schema=False)
+            if store.revision() is None:
+                store.close()
+                store = None
+    else:
+        store = Store.open(settings.db_url)
+    try:
+        result = enqueue_paths(
+            store,
+            settings,
+            paths,
+            recursive=recursive,
+            include=include,
+            exclude=exclude,
+            manifest=manifest_data,
+            label=label,
+            priority=priority,
+            dry_run=dry_run,
+        )
+    finally:
+        if store is not None:
+            store.close()
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        return
+    for f in result.files:
+        if f.outcome == "invalid":
+            click.echo(f"invalid  {f.path}: {f.reason}")
+    click.echo(result.summary.line())

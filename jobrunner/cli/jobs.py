@@ -1,0 +1,92 @@
+"""``jobrunner jobs``: one line (or one JSON object) per job."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import click
+
+from jobrunner.cli import AppContext
+from jobrunner.enqueue import format_duration
+from jobrunner.store import STATES, JobView, Store
+
+PAGE = 1000
+TEXT_LIMIT = 100
+
+
+@click.command("jobs")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([s.value for s in STATES]),
+    help="Only jobs in this state (repeatable).",
+)
+@click.option("--label", metavar="NAME", help="Only jobs with this label.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    help=f"At most N jobs, 0 = all (default: {TEXT_LIMIT} as text, all with --json).",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per job.")
+@click.pass_obj
+def jobs_command(
+    app: AppContext, states: tuple[str, ...], label: str | None, limit: int | None, as_json: bool
+) -> None:
+    """List jobs in id order: id, state, attempts, duration, path, reason.
+
+    \b
+    Examples:
+      jobrunner jobs --state failed --state invalid
+      jobrunner jobs --label calls --limit 20
+      jobrunner jobs --json | jq -r 'select(.state == "failed") | .path'
+
+    \b
+    --json prints one object per line: {id, state, attempts, max_attempts, duration_s, path,
+      label, reason, error_kind, sha256, size_bytes, format, subtype, sample_rate, channels,
+      frames, priority, fingerprint, run_after, lease_owner, lease_expires_at, created_at,
+      updated_at, finished_at}. attempts counts every attempt; max_attempts is where the
+    current budget ends. Times are ISO 8601 UTC; keys are only ever added.
+    """
+    if limit is None:
+        limit = 0 if as_json else TEXT_LIMIT
+    with Store.open(app.settings().db_url) as store:
+        shown = 0
+        if not as_json:
+            click.echo(f"{'ID':>6}  {'STATE':<9}  {'TRIES':>5}  {'DURATION':>8}  PATH  REASON")
+        for job in _iter_jobs(store, states or None, label, limit):
+            shown += 1
+            click.echo(json.dumps(job.to_json(), ensure_ascii=False) if as_json else line(job))
+        if not as_json and limit and shown == limit:
+            total = store.count(states=states or None, label=label)
+            if total > shown:
+                click.echo(f"... {total - shown} more (--limit 0 shows all)")
+
+
+def _iter_jobs(
+    store: Store, states: tuple[str, ...] | None, label: str | None, limit: int
+) -> Iterator[JobView]:
+    after, left = 0, limit or None
+    while left is None or left > 0:
+        page = store.jobs(
+            states=states,
+            label=label,
+            limit=PAGE if left is None else min(PAGE, left),
+            after_id=after,
+        )
+        if not page:
+            return
+        yield from page
+        after = page[-1].id
+        if left is not None:
+            left -= len(page)
+
+
+def line(job: JobView) -> str:
+    duration = "-" if job.duration_s is None else format_duration(job.duration_s)
+    tries = f"{job.attempts}/{job.max_attempts}"
+    reason = job.reason or ""
+    if job.state == "running" and job.lease_owner:
+        reason = f"worker {job.lease_owner}"
+    return f"{job.id:>6}  {job.state:<9}  {tries:>5}  {duration:>8}  {job.path}  {reason}".rstrip()

@@ -1,0 +1,210 @@
+"""``Store``: the queue and the reports behind one object, what the worker, exporter and CLI use.
+
+Each method is one short transaction (writes take the write lock up front, see ``engine``),
+translates driver errors into :class:`~jobrunner.errors.StoreError` subclasses, and reads the
+time from the injected clock, so lease expiry can be tested without sleeping. Methods block:
+async code calls them through ``anyio.to_thread.run_sync``; the object is thread-safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy.engine import Connection, Engine
+
+from jobrunner.store import migrate, queue, reports, stream
+from jobrunner.store.engine import begin_read, begin_write, create_engine, redact, translate_errors
+from jobrunner.store.records import (
+    AttemptRecord,
+    ClaimedJob,
+    Inserted,
+    JobState,
+    NewJob,
+    ReapResult,
+    Selector,
+    TurnRow,
+    utcnow,
+)
+from jobrunner.store.reports import AttemptView, JobView, StatusReport
+from jobrunner.store.stream import ExportJob
+
+Clock = Callable[[], datetime]
+
+
+class Store:
+    """A job store on one database. Create with :meth:`open`; close when done."""
+
+    def __init__(self, engine: Engine, *, now: Clock = utcnow) -> None:
+        self.engine = engine
+        self.now = now
+
+    @classmethod
+    def open(cls, url: str, *, now: Clock = utcnow, migrate_schema: bool = True) -> Store:
+        """Connect to ``url``; unless told otherwise, apply pending migrations first."""
+        engine = create_engine(url)
+        store = cls(engine, now=now)
+        if migrate_schema:
+            try:
+                with translate_errors(url):
+                    migrate.ensure_current(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+        return store
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password hidden."""
+        return redact(self.engine.url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with translate_errors(self.engine.url), begin_write(self.engine) as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with translate_errors(self.engine.url), begin_read(self.engine) as conn:
+            yield conn
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def revision(self) -> str | None:
+        with translate_errors(self.engine.url):
+            return migrate.current_revision(self.engine)
+
+    def upgrade(self) -> tuple[str | None, str]:
+        with translate_errors(self.engine.url):
+            return migrate.upgrade(self.engine)
+
+    # -- queue verbs (see store.queue for the contracts) -----------------------------------
+
+    def enqueue_many(self, jobs: Sequence[NewJob]) -> list[Inserted]:
+        with self._write() as conn:
+            return queue.enqueue_many(conn, jobs, self.now())
+
+    def claim(
+        self, n: int, owner: str, lease_ttl: float, label: str | None = None
+    ) -> list[ClaimedJob]:
+        with self._write() as conn:
+            return queue.claim(conn, self.now(), n, owner, lease_ttl, label)
+
+    def renew_leases(self, owner: str, job_ids: Iterable[int], ttl: float) -> set[int]:
+        with self._write() as conn:
+            return queue.renew_leases(conn, self.now(), owner, job_ids, ttl)
+
+    def complete(
+        self,
+        job_id: int,
+        owner: str,
+        attempt: AttemptRecord,
+        turns: Sequence[TurnRow],
+        transcript: str,
+    ) -> None:
+        with self._write() as conn:
+            queue.complete(conn, self.now(), job_id, owner, attempt, turns, transcript)
+
+    def retry_later(
+        self, job_id: int, owner: str, attempt: AttemptRecord, run_after: datetime
+    ) -> JobState:
+        with self._write() as conn:
+            return queue.retry_later(conn, self.now(), job_id, owner, attempt, run_after)
+
+    def fail(
+        self,
+        job_id: int,
+        owner: str,
+        attempt: AttemptRecord,
+        reason: str,
+        kind: str,
+        *,
+        invalid: bool = False,
+    ) -> None:
+        with self._write() as conn:
+            queue.fail(conn, self.now(), job_id, owner, attempt, reason, kind, invalid=invalid)
+
+    def release(self, job_id: int, owner: str) -> None:
+        with self._write() as conn:
+            queue.release(conn, self.now(), job_id, owner)
+
+    def reap_expired(self, now: datetime | None = None) -> ReapResult:
+        with self._write() as conn:
+            return queue.reap_expired(conn, self.now() if now is None else now)
+
+    def requeue(
+        self, selector: Selector, *, force: bool = False, max_attempts: int | None = None
+    ) -> list[int]:
+        with self._write() as conn:
+            return queue.requeue(conn, self.now(), selector, force=force, max_attempts=max_attempts)
+
+    def cancel(self, selector: Selector) -> list[int]:
+        with self._write() as conn:
+            return queue.cancel(conn, self.now(), selector)
+
+    # -- reports ----------------------------------------------------------------------------
+
+    def existing_jobs(self, keys: Iterable[str]) -> dict[str, int]:
+        """Ids of the jobs that hold these idempotency keys (for ``enqueue --dry-run``)."""
+        with self._read() as conn:
+            return queue.existing_jobs(conn, keys)
+
+    def status(self) -> StatusReport:
+        with self._read() as conn:
+            return reports.status_report(conn, self.now())
+
+    def jobs(
+        self,
+        *,
+        states: Iterable[str] | None = None,
+        label: str | None = None,
+        limit: int | None = None,
+        after_id: int = 0,
+    ) -> list[JobView]:
+        with self._read() as conn:
+            return reports.list_jobs(
+                conn, states=states, label=label, limit=limit, after_id=after_id
+            )
+
+    def count(self, *, states: Iterable[str] | None = None, label: str | None = None) -> int:
+        with self._read() as conn:
+            return reports.count_jobs(conn, states=states, label=label)
+
+    def next_run_after(self, label: str | None = None) -> datetime | None:
+        """When the earliest queued job becomes claimable; ``None`` when none is queued."""
+        with self._read() as conn:
+            return reports.next_run_after(conn, label)
+
+    def job(self, job_id: int) -> JobView | None:
+        with self._read() as conn:
+            return reports.get_job(conn, job_id)
+
+    def attempts(self, job_id: int) -> list[AttemptView]:
+        with self._read() as conn:
+            return reports.job_attempts(conn, job_id)
+
+    def iter_export(
+        self,
+        *,
+        states: Iterable[str] | None = None,
+        label: str | None = None,
+        page_size: int = 200,
+    ) -> Iterator[ExportJob]:
+        """Stream jobs with transcripts and turns in id order (constant memory)."""
+        return stream.iter_export(self._read, states=states, label=label, page_size=page_size)

@@ -1,0 +1,192 @@
+"""Engines, transactions and the only dialect-specific code of the store.
+
+SQLite is the default and must survive several worker processes on one file:
+
+* WAL journal, so readers never block the writer and the writer never blocks readers;
+* ``busy_timeout``, so a writer waits for the lock instead of failing with "database is locked";
+* write transactions start with ``BEGIN IMMEDIATE``: under WAL a transaction that reads and then
+  writes (claim, complete) and started as a plain deferred ``BEGIN`` cannot wait for the lock when
+  another process wrote meanwhile; it fails at once with SQLITE_BUSY. Taking the write lock first
+  makes every write transaction wait its turn on the busy timeout instead;
+* ``foreign_keys=ON`` (off by default in SQLite) and ``synchronous=NORMAL`` (durable across a
+  killed process in WAL mode; only an OS crash or power cut can lose the last commits).
+
+pysqlite's own transaction handling is switched off and SQLAlchemy emits ``BEGIN`` itself (the
+recipe from SQLAlchemy's SQLite notes), which is what lets us choose ``IMMEDIATE``.
+
+PostgreSQL needs nothing special: ``FOR UPDATE SKIP LOCKED`` is emitted by SQLAlchemy there and
+ignored on SQLite; ``INSERT ... ON CONFLICT DO NOTHING`` and the migration lock differ by
+dialect and live here.
+
+All calls are blocking; the store is thread-safe (one engine, a pool of connections), so async
+callers run it with ``anyio.to_thread.run_sync``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.dml import Insert
+
+from jobrunner.errors import DatabaseUnavailableError, StoreError
+
+#: how long a SQLite writer waits for the lock before giving up
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+_WRITE = "jobrunner_write"
+_MIGRATION_LOCK_KEY = 0x6A6F6272  # "jobr": a constant advisory-lock key for migrations
+
+
+def parse_url(url: str) -> URL:
+    """Parse a database URL; ``postgresql://`` means psycopg 3 (the ``postgres`` extra)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseUnavailableError(f"not a database URL: {url!r}") from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def redact(url: str | URL) -> str:
+    """The URL as it may be shown: the password hidden."""
+    try:
+        parsed = url if isinstance(url, URL) else make_url(url)
+    except ArgumentError:
+        return "<unparseable URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def database_exists(url: str) -> bool:
+    """False only when a SQLite file does not exist yet (so a dry run need not create it)."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    database = parsed.database or ""
+    return database not in ("", ":memory:") and Path(database).expanduser().is_file()
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for ``url`` with this module's SQLite or PostgreSQL settings applied."""
+    parsed = parse_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed)
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    except NoSuchModuleError as exc:
+        raise DatabaseUnavailableError(
+            f"no driver for {parsed.drivername!r} (PostgreSQL needs jobrunner[postgres])"
+        ) from exc
+    except ImportError as exc:
+        raise DatabaseUnavailableError(
+            f"database driver for {parsed.drivername!r} is not installed: {exc}"
+        ) from exc
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    kwargs: dict[str, Any] = {}
+    if database in ("", ":memory:"):
+        kwargs["poolclass"] = StaticPool  # one shared connection, else each sees its own DB
+    else:
+        folder = Path(database).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise DatabaseUnavailableError(
+                f"cannot open database {redact(url)}: folder {folder} does not exist"
+            )
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        **kwargs,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if database not in ("", ":memory:"):
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def begin_write(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: it holds the write lock from its first statement on SQLite.
+
+    Keep it short and never hold it across network I/O.
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def begin_read(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction (a consistent snapshot; never blocks writers under WAL)."""
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def insert_ignoring_conflicts(conn: Connection, table: sa.Table, *index_elements: str) -> Insert:
+    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` in the connection's dialect."""
+    name = conn.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
+    raise StoreError(f"unsupported database dialect {name!r} (use SQLite or PostgreSQL)")
+
+
+def lock_for_migration(conn: Connection) -> None:
+    """Serialise concurrent migrators for the rest of ``conn``'s (write) transaction.
+
+    SQLite: ``BEGIN IMMEDIATE`` already holds the database's write lock. PostgreSQL: a
+    transaction-scoped advisory lock.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+
+
+@contextmanager
+def translate_errors(url: str | URL) -> Iterator[None]:
+    """Turn driver errors into the store's errors, once, at the boundary."""
+    try:
+        yield
+    except DBAPIError as exc:
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+            raise DatabaseUnavailableError(f"database {redact(url)}: {detail}") from exc
+        raise StoreError(f"database {redact(url)}: {detail}") from exc
+    except sa.exc.TimeoutError as exc:  # every pooled connection stayed busy
+        raise DatabaseUnavailableError(f"database {redact(url)}: {exc}") from exc
+    except sa.exc.StatementError as exc:
+        # a bound value our own types refused (a naive datetime): the caller's bug, unwrapped
+        if isinstance(exc.orig, ValueError | TypeError):
+            raise exc.orig from exc
+        raise

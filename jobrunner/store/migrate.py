@@ -1,0 +1,96 @@
+"""Alembic glue: find the shipped migrations, read the database's revision, upgrade it.
+
+The migrations folder is located with :func:`jobrunner.resources.data_dir`, so this works from a
+checkout and from an installed wheel alike. Upgrades run inside one write transaction that also
+serialises concurrent migrators (several workers starting on a new database): the first upgrades,
+the others wait, see the new revision and do nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import Connection, Engine
+
+from jobrunner.errors import MigrationError
+from jobrunner.resources import data_dir
+from jobrunner.store.engine import begin_read, begin_write, lock_for_migration
+
+log = logging.getLogger(__name__)
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An alembic configuration for the shipped migrations (no ``alembic.ini`` needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(data_dir("migrations")))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    """The newest revision this jobrunner knows."""
+    head = _scripts().get_current_head()
+    if head is None:
+        raise MigrationError("no migrations found in this installation")
+    return head
+
+
+def _revision(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's revision; ``None`` for a database that was never migrated."""
+    with begin_read(engine) as conn:
+        return _revision(conn)
+
+
+def _check_known(revision: str | None) -> None:
+    if revision is None:
+        return
+    try:
+        known = _scripts().get_revision(revision)
+    except CommandError:
+        known = None
+    if known is None:
+        raise MigrationError(
+            f"database schema is at revision {revision}, unknown to this jobrunner "
+            f"(newest known: {head_revision()}); upgrade jobrunner"
+        )
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Bring the database to the head revision. Returns (revision before, revision after)."""
+    head = head_revision()
+    with begin_write(engine) as conn:
+        lock_for_migration(conn)
+        before = _revision(conn)
+        _check_known(before)
+        if before != head:
+            log.info("migrating database from %s to %s", before or "empty", head)
+            try:
+                command.upgrade(alembic_config(conn), "head")
+            except CommandError as exc:
+                raise MigrationError(f"migration failed: {exc}") from exc
+    return before, head
+
+
+def ensure_current(engine: Engine) -> None:
+    """Apply pending migrations; a cheap read when the database is already current."""
+    current = current_revision(engine)
+    if current == head_revision():
+        return
+    _check_known(current)
+    upgrade(engine)

@@ -1,0 +1,325 @@
+"""Read-only queries: ``status``, ``jobs``, one job's attempts (the export stream is in
+``stream``).
+
+Nothing here writes. Views are frozen dataclasses with a ``to_json()`` whose keys are the stable,
+documented JSON of the CLI (``jobrunner status --json`` / ``jobrunner jobs --json``): keys are
+only ever added, never renamed or removed. Timestamps are ISO 8601 UTC with a ``Z``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from jobrunner.store.records import STATES, JobState
+from jobrunner.store.schema import attempts, jobs
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _jsonable(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in dataclasses.asdict(obj).items():
+        out[key] = iso(value) if isinstance(value, datetime) else value
+    return out
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One job as ``jobs`` shows it. ``attempts`` counts every attempt ever made;
+    ``max_attempts`` is the count at which the current budget is used up."""
+
+    id: int
+    state: str
+    attempts: int
+    max_attempts: int
+    duration_s: float | None
+    path: str
+    label: str | None
+    reason: str | None
+    error_kind: str | None
+    sha256: str | None
+    size_bytes: int | None
+    format: str | None
+    subtype: str | None
+    sample_rate: int | None
+    channels: int | None
+    frames: int | None
+    priority: int
+    fingerprint: str
+    run_after: datetime
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(self)
+
+
+JOB_COLUMNS = (
+    jobs.c.id,
+    jobs.c.status,
+    jobs.c.attempts,
+    jobs.c.attempt_base,
+    jobs.c.max_attempts,
+    jobs.c.duration_s,
+    jobs.c.path,
+    jobs.c.label,
+    jobs.c.last_error,
+    jobs.c.error_kind,
+    jobs.c.sha256,
+    jobs.c.size_bytes,
+    jobs.c.format,
+    jobs.c.subtype,
+    jobs.c.sample_rate,
+    jobs.c.channels,
+    jobs.c.frames,
+    jobs.c.priority,
+    jobs.c.fingerprint,
+    jobs.c.run_after,
+    jobs.c.lease_owner,
+    jobs.c.lease_expires_at,
+    jobs.c.created_at,
+    jobs.c.updated_at,
+    jobs.c.finished_at,
+)
+
+
+def job_view(r: RowMapping) -> JobView:
+    return JobView(
+        id=r["id"],
+        state=r["status"],
+        attempts=r["attempts"],
+        max_attempts=r["attempt_base"] + r["max_attempts"],
+        duration_s=r["duration_s"],
+        path=r["path"],
+        label=r["label"],
+        reason=r["last_error"],
+        error_kind=r["error_kind"],
+        sha256=r["sha256"],
+        size_bytes=r["size_bytes"],
+        format=r["format"],
+        subtype=r["subtype"],
+        sample_rate=r["sample_rate"],
+        channels=r["channels"],
+        frames=r["frames"],
+        priority=r["priority"],
+        fingerprint=r["fingerprint"],
+        run_after=r["run_after"],
+        lease_owner=r["lease_owner"],
+        lease_expires_at=r["lease_expires_at"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        finished_at=r["finished_at"],
+    )
+
+
+def job_filters(states: Iterable[str] | None, label: str | None) -> list[sa.ColumnElement[bool]]:
+    where: list[sa.ColumnElement[bool]] = []
+    if states is not None:
+        where.append(jobs.c.status.in_(sorted(JobState(s).value for s in states)))
+    if label is not None:
+        where.append(jobs.c.label == label)
+    return where
+
+
+def list_jobs(
+    conn: Connection,
+    *,
+    states: Iterable[str] | None = None,
+    label: str | None = None,
+    limit: int | None = None,
+    after_id: int = 0,
+) -> list[JobView]:
+    """Jobs in id order, optionally filtered; ``after_id`` pages through them."""
+    stmt = (
+        sa.select(*JOB_COLUMNS)
+        .where(jobs.c.id > after_id, *job_filters(states, label))
+        .order_by(jobs.c.id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [job_view(r) for r in conn.execute(stmt).mappings()]
+
+
+def get_job(conn: Connection, job_id: int) -> JobView | None:
+    row = conn.execute(sa.select(*JOB_COLUMNS).where(jobs.c.id == job_id)).mappings().first()
+    return None if row is None else job_view(row)
+
+
+def count_jobs(
+    conn: Connection, *, states: Iterable[str] | None = None, label: str | None = None
+) -> int:
+    stmt = sa.select(sa.func.count()).select_from(jobs).where(*job_filters(states, label))
+    return int(conn.execute(stmt).scalar_one())
+
+
+def next_run_after(conn: Connection, label: str | None = None) -> datetime | None:
+    """When the earliest queued job becomes claimable (``None``: nothing is queued). A worker
+    with nothing to claim but jobs in backoff sleeps until then instead of exiting."""
+    stmt = sa.select(sa.func.min(jobs.c.run_after)).where(
+        jobs.c.status == JobState.QUEUED.value, *job_filters(None, label)
+    )
+    value: datetime | None = conn.execute(stmt).scalar_one()
+    return value
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    id: int
+    job_id: int
+    number: int
+    channel: int
+    outcome: str
+    worker: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    error_kind: str | None
+    error_message: str | None
+    http_status: int | None
+    close_code: int | None
+    request_id: str | None
+    audio_seconds_sent: float | None
+    encoding: str | None
+    sample_rate: int | None
+    channel_policy: str | None
+    send_rate_mean: float | None
+    send_max_lead_s: float | None
+    send_p99_lateness_s: float | None
+    connect_s: float | None
+    drain_s: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(self)
+
+
+_ATTEMPT_FIELDS = tuple(f.name for f in dataclasses.fields(AttemptView))
+
+
+def job_attempts(conn: Connection, job_id: int) -> list[AttemptView]:
+    """Every recorded attempt of a job, oldest first."""
+    stmt = (
+        sa.select(*(attempts.c[name] for name in _ATTEMPT_FIELDS))
+        .where(attempts.c.job_id == job_id)
+        .order_by(attempts.c.id)
+    )
+    return [AttemptView(**r) for r in conn.execute(stmt).mappings()]
+
+
+# -- status -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StateCount:
+    state: str
+    jobs: int
+    audio_s: float
+
+
+@dataclass(frozen=True)
+class FailureReason:
+    error_kind: str | None
+    reason: str | None
+    jobs: int
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    """A lease owner (``host:pid:uuid8``) that holds running jobs."""
+
+    owner: str
+    running: int
+    lease_expires_at: datetime | None  # the latest of its leases
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    generated_at: datetime
+    total_jobs: int
+    total_audio_s: float
+    states: tuple[StateCount, ...]  # every state, in lifecycle order, zeros included
+    queued_waiting: int  # queued jobs whose run_after (a retry backoff) is still ahead
+    oldest_queued: JobView | None
+    top_failures: tuple[FailureReason, ...]  # failed and invalid jobs by reason, most first
+    workers: tuple[WorkerView, ...]
+
+    def count(self, state: str) -> int:
+        return next((s.jobs for s in self.states if s.state == state), 0)
+
+    def to_json(self) -> dict[str, Any]:
+        oldest = self.oldest_queued
+        return {
+            "schema": "jobrunner.status/1",
+            "generated_at": iso(self.generated_at),
+            "total_jobs": self.total_jobs,
+            "total_audio_s": self.total_audio_s,
+            "states": {
+                s.state: {"jobs": s.jobs, "audio_s": s.audio_s, "audio_h": s.audio_s / 3600}
+                for s in self.states
+            },
+            "queued_waiting": self.queued_waiting,
+            "oldest_queued": None
+            if oldest is None
+            else {
+                "id": oldest.id,
+                "path": oldest.path,
+                "created_at": iso(oldest.created_at),
+                "age_s": (self.generated_at - oldest.created_at).total_seconds(),
+            },
+            "top_failures": [dataclasses.asdict(f) for f in self.top_failures],
+            "workers": [_jsonable(w) for w in self.workers],
+        }
+
+
+def status_report(conn: Connection, now: datetime, *, top: int = 5) -> StatusReport:
+    per_state = {
+        status: (int(n), float(audio or 0.0))
+        for status, n, audio in conn.execute(
+            sa.select(jobs.c.status, sa.func.count(), sa.func.sum(jobs.c.duration_s)).group_by(
+                jobs.c.status
+            )
+        )
+    }
+    states = tuple(StateCount(s.value, *per_state.get(s.value, (0, 0.0))) for s in STATES)
+    queued = jobs.c.status == JobState.QUEUED.value
+    waiting = conn.execute(
+        sa.select(sa.func.count()).select_from(jobs).where(queued, jobs.c.run_after > now)
+    ).scalar_one()
+    oldest_row = (
+        conn.execute(sa.select(*JOB_COLUMNS).where(queued).order_by(jobs.c.id).limit(1))
+        .mappings()
+        .first()
+    )
+    failures = conn.execute(
+        sa.select(jobs.c.error_kind, jobs.c.last_error, sa.func.count().label("n"))
+        .where(jobs.c.status.in_([JobState.FAILED.value, JobState.INVALID.value]))
+        .group_by(jobs.c.error_kind, jobs.c.last_error)
+        .order_by(sa.desc("n"), jobs.c.error_kind, jobs.c.last_error)
+        .limit(top)
+    )
+    workers = conn.execute(
+        sa.select(jobs.c.lease_owner, sa.func.count(), sa.func.max(jobs.c.lease_expires_at))
+        .where(jobs.c.status == JobState.RUNNING.value, jobs.c.lease_owner.is_not(None))
+        .group_by(jobs.c.lease_owner)
+        .order_by(jobs.c.lease_owner)
+    )
+    return StatusReport(
+        generated_at=now,
+        total_jobs=sum(s.jobs for s in states),
+        total_audio_s=sum(s.audio_s for s in states),
+        states=states,
+        queued_waiting=int(waiting),
+        oldest_queued=None if oldest_row is None else job_view(oldest_row),
+        top_failures=tuple(FailureReason(kind, reason, int(n)) for kind, reason, n in failures),
+        workers=tuple(WorkerView(owner, int(n), expires) for owner, n, expires in workers),
+    )

@@ -1,0 +1,151 @@
+"""The export stream: jobs with their current transcript and turns, in constant memory.
+
+Keyset pagination on ``jobs.id`` (never ``OFFSET``), one short read transaction per page, so a
+long export never pins a snapshot or holds a connection between pages, and a million turns cost
+no more memory than one page of jobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from jobrunner.store.reports import JOB_COLUMNS, JobView, job_filters, job_view
+from jobrunner.store.schema import attempts, jobs, transcripts, turns
+
+
+@dataclass(frozen=True)
+class TurnView:
+    index: int
+    channel: int
+    transcript: str
+    start_audio_s: float | None
+    first_update_audio_s: float | None
+    eager_end_audio_s: float | None
+    end_audio_s: float | None
+    updates: int
+    eager_ends: int
+    resumes: int
+    start_wall_s: float | None
+    end_wall_s: float | None
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """A job with its current transcript (``None`` until an attempt succeeded) and turns.
+
+    ``request_id``/``encoding``/``attempt`` come from the attempt that produced the transcript,
+    or from the latest attempt when there is no transcript.
+    """
+
+    job: JobView
+    settings: dict[str, Any]
+    transcript: str | None
+    transcript_attempt: int | None
+    request_id: str | None
+    encoding: str | None
+    turns: tuple[TurnView, ...]
+
+
+_TURN_FIELDS = tuple(f.name for f in dataclasses.fields(TurnView))
+
+
+def _export_page(
+    conn: Connection, after_id: int, where: Sequence[sa.ColumnElement[bool]], page_size: int
+) -> list[ExportJob]:
+    rows = (
+        conn.execute(
+            sa.select(*JOB_COLUMNS, jobs.c.settings)
+            .where(jobs.c.id > after_id, *where)
+            .order_by(jobs.c.id)
+            .limit(page_size)
+        )
+        .mappings()
+        .all()
+    )
+    if not rows:
+        return []
+    ids = [r["id"] for r in rows]
+    texts = {
+        job_id: (text, number, attempt_id)
+        for job_id, text, number, attempt_id in conn.execute(
+            sa.select(
+                transcripts.c.job_id,
+                transcripts.c.text,
+                transcripts.c.attempt_number,
+                transcripts.c.attempt_id,
+            ).where(transcripts.c.job_id.in_(ids))
+        )
+    }
+    latest = dict(
+        conn.execute(
+            sa.select(attempts.c.job_id, sa.func.max(attempts.c.id))
+            .where(attempts.c.job_id.in_(ids))
+            .group_by(attempts.c.job_id)
+        ).all()
+    )
+    wanted = {job_id: texts[job_id][2] if job_id in texts else latest.get(job_id) for job_id in ids}
+    attempt_ids = [a for a in wanted.values() if a is not None]
+    facts = {
+        attempt_id: (request_id, encoding)
+        for attempt_id, request_id, encoding in conn.execute(
+            sa.select(attempts.c.id, attempts.c.request_id, attempts.c.encoding).where(
+                attempts.c.id.in_(attempt_ids)
+            )
+        )
+    }
+    by_job: dict[int, list[TurnView]] = {job_id: [] for job_id in ids}
+    turn_rows = conn.execute(
+        sa.select(turns.c.job_id, *(turns.c[name] for name in _TURN_FIELDS if name != "index"))
+        .add_columns(turns.c.turn_index.label("index"))
+        .where(turns.c.job_id.in_(ids))
+        .order_by(turns.c.job_id, turns.c.channel, turns.c.turn_index)
+    ).mappings()
+    for t in turn_rows:
+        by_job[t["job_id"]].append(TurnView(**{name: t[name] for name in _TURN_FIELDS}))
+    page: list[ExportJob] = []
+    for r in rows:
+        job_id = r["id"]
+        text = texts.get(job_id)
+        attempt_id = wanted[job_id]
+        request_id, encoding = facts.get(attempt_id, (None, None)) if attempt_id else (None, None)
+        page.append(
+            ExportJob(
+                job=job_view(r),
+                settings=dict(r["settings"] or {}),
+                transcript=None if text is None else text[0],
+                transcript_attempt=None if text is None else text[1],
+                request_id=request_id,
+                encoding=encoding,
+                turns=tuple(by_job[job_id]),
+            )
+        )
+    return page
+
+
+def iter_export(
+    read: Callable[[], AbstractContextManager[Connection]],
+    *,
+    states: Iterable[str] | None = None,
+    label: str | None = None,
+    page_size: int = 200,
+) -> Iterator[ExportJob]:
+    """Every matching job in id order with transcript and turns, ``page_size`` jobs at a time.
+
+    ``read`` opens a short read transaction (``Store`` passes its own); one is used per page.
+    """
+    where = job_filters(states, label)
+    after_id = 0
+    while True:
+        with read() as conn:
+            page = _export_page(conn, after_id, where, page_size)
+        if not page:
+            return
+        yield from page
+        after_id = page[-1].job.id

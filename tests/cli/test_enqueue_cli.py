@@ -1,0 +1,138 @@
+"""``jobrunner enqueue`` end to end: real files, a real SQLite file, exit codes and output."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner, Result
+
+from jobrunner.cli import cli
+from jobrunner.store import Store
+
+
+def wav(path: Path, seconds: float = 0.5, freq: float = 440.0) -> Path:
+    t = np.arange(int(seconds * 16000)) / 16000
+    sf.write(path, 0.2 * np.sin(2 * np.pi * freq * t), 16000, subtype="PCM_16", format="WAV")
+    return path
+
+
+def run(db: Path, *args: str, stdin: str | None = None) -> Result:
+    return CliRunner().invoke(cli, ["--db", f"sqlite:///{db}", *args], input=stdin)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "rec"
+    root.mkdir()
+    wav(root / "one.wav", 0.5, 300)
+    wav(root / "two.WAV", 1.0, 400)
+    (root / "broken.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    (root / ".DS_Store").write_bytes(b"\x00")
+    return root
+
+
+def test_enqueue_reports_invalid_files_and_ends_with_one_summary_line(
+    tmp_path: Path, folder: Path
+) -> None:
+    result = run(tmp_path / "q.db", "enqueue", str(folder), "--label", "demo")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"invalid  {folder / 'broken.wav'}: corrupt WAV file")
+    assert lines[-1] == (
+        "enqueued 2 new (0:00:02 of audio), 0 duplicates, 1 invalid, 1 skipped (hidden 1)"
+    )
+    again = run(tmp_path / "q.db", "enqueue", str(folder))
+    assert again.exit_code == 0
+    assert again.stdout.splitlines()[-1].startswith("enqueued 0 new (0:00:00 of audio), 2 dup")
+
+
+def test_missing_path_exits_2_naming_it_and_writes_nothing(tmp_path: Path, folder: Path) -> None:
+    missing = tmp_path / "no-such-folder"
+    result = run(tmp_path / "q.db", "enqueue", str(folder), str(missing))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"jobrunner: error: no such file or folder: {missing}"
+    with Store.open(f"sqlite:///{tmp_path / 'q.db'}") as store:
+        assert store.count() == 0
+
+
+def test_usage_errors_exit_2(tmp_path: Path, folder: Path) -> None:
+    assert run(tmp_path / "q.db", "enqueue").exit_code == 2
+    assert (
+        run(tmp_path / "q.db", "enqueue", "--manifest", str(tmp_path / "none.txt")).exit_code == 2
+    )
+    assert run(tmp_path / "q.db", "enqueue", str(folder), "--priority", "high").exit_code == 2
+    bad_db = CliRunner().invoke(
+        cli, ["--db", f"sqlite:///{tmp_path / 'nowhere' / 'q.db'}", "enqueue", str(folder)]
+    )
+    assert bad_db.exit_code == 2
+    assert "does not exist" in bad_db.stderr
+
+
+def test_json_output_and_manifest_from_stdin(tmp_path: Path, folder: Path) -> None:
+    manifest = f"path\n{folder / 'one.wav'}\n{folder / 'gone.wav'}\n"
+    result = run(tmp_path / "q.db", "enqueue", "--manifest", "-", "--json", stdin=manifest)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["schema"] == "jobrunner.enqueue/1"
+    assert data["summary"] == {
+        "new": 1,
+        "duplicates": 0,
+        "invalid": 1,
+        "skipped": 0,
+        "skipped_by_reason": {},
+        "audio_s": 0.5,
+        "dry_run": False,
+    }
+    one, gone = data["files"]
+    assert (one["outcome"], one["new"], one["duration_s"]) == ("new", True, 0.5)
+    assert isinstance(one["job_id"], int) and len(one["sha256"]) == 64
+    assert (gone["outcome"], gone["reason"]) == ("invalid", "file not found")
+
+
+def test_dry_run_creates_no_database(tmp_path: Path, folder: Path) -> None:
+    db = tmp_path / "q.db"
+    result = run(db, "enqueue", str(folder), "--dry-run")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1].startswith("would enqueue 2 new")
+    assert not db.exists()
+
+
+def _without_root_file_access() -> None:
+    """In the child: drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH so root obeys mode bits."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_unreadable_file_becomes_invalid(tmp_path: Path, folder: Path) -> None:
+    secret = wav(folder / "locked.wav")
+    secret.chmod(0)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "jobrunner", "--db", f"sqlite:///{tmp_path / 'q.db'}"]
+            + ["enqueue", "--json", str(secret)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=_without_root_file_access if os.geteuid() == 0 else None,
+        )
+    finally:
+        secret.chmod(0o644)
+    assert proc.returncode == 0, proc.stderr
+    [entry] = json.loads(proc.stdout)["files"]
+    assert (entry["outcome"], entry["reason"]) == ("invalid", "unreadable: permission denied")
+
+
+def test_help_shows_examples() -> None:
+    result = CliRunner().invoke(cli, ["enqueue", "--help"])
+    assert result.exit_code == 0
+    assert "Examples:" in result.output and "jobrunner enqueue ~/recordings" in result.output

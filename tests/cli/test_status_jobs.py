@@ -1,0 +1,121 @@
+"""``jobrunner status``, ``jobs`` and ``db``: output a user reads and JSON a script parses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner, Result
+
+from jobrunner.cli import cli
+
+JOB_KEYS = {
+    "id", "state", "attempts", "max_attempts", "duration_s", "path", "label", "reason",
+    "error_kind", "sha256", "size_bytes", "format", "subtype", "sample_rate", "channels",
+    "frames", "priority", "fingerprint", "run_after", "lease_owner", "lease_expires_at",
+    "created_at", "updated_at", "finished_at",
+}  # fmt: skip
+STATES = ["queued", "running", "succeeded", "failed", "invalid", "cancelled"]
+
+
+def run(db: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--db", f"sqlite:///{db}", *args])
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A queue with 3 valid jobs labelled 'a', 2 labelled 'b' and 2 invalid ones."""
+    for i in range(5):
+        folder = tmp_path / ("a" if i < 3 else "b")
+        folder.mkdir(exist_ok=True)
+        t = np.arange(8000 * (i + 1)) / 16000
+        sf.write(folder / f"{i}.wav", 0.1 * np.sin(2 * np.pi * (200 + 50 * i) * t), 16000)
+    (tmp_path / "a" / "empty.wav").write_bytes(b"")
+    (tmp_path / "b" / "empty.wav").write_bytes(b"")
+    path = tmp_path / "q.db"
+    for label in ("a", "b"):
+        assert run(path, "enqueue", str(tmp_path / label), "--label", label).exit_code == 0
+    return path
+
+
+def test_status_on_a_new_database(tmp_path: Path) -> None:
+    result = run(tmp_path / "new.db", "status", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["schema"] == "jobrunner.status/1"
+    assert list(data["states"]) == STATES
+    assert data["total_jobs"] == 0 and data["oldest_queued"] is None
+    assert (tmp_path / "new.db").exists()
+
+
+def test_status_counts_audio_and_reasons(db: Path) -> None:
+    result = run(db, "status")
+    assert result.exit_code == 0
+    text = result.stdout
+    assert "jobs: 7 (0.00 h of audio)" in text
+    assert [line.split()[:2] for line in text.splitlines()[1:7]] == [
+        ["queued", "5"], ["running", "0"], ["succeeded", "0"],
+        ["failed", "0"], ["invalid", "2"], ["cancelled", "0"],
+    ]  # fmt: skip
+    assert "oldest queued: #1 " in text
+    assert "2  invalid_audio: empty file (0 bytes)" in text
+
+    data = json.loads(run(db, "status", "--json").stdout)
+    assert data["states"]["queued"]["audio_s"] == pytest.approx(0.5 + 1 + 1.5 + 2 + 2.5)
+    assert data["top_failures"] == [
+        {"error_kind": "invalid_audio", "reason": "empty file (0 bytes)", "jobs": 2}
+    ]
+
+
+def test_jobs_lines_filters_and_limit(db: Path, tmp_path: Path) -> None:
+    result = run(db, "jobs")
+    assert result.exit_code == 0
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["ID", "STATE", "TRIES", "DURATION", "PATH", "REASON"]
+    assert len(rows) == 7
+    first = rows[0].split()
+    assert first == ["1", "queued", "0/5", "0:00:00", str(tmp_path / "a" / "0.wav")]
+    invalid = run(db, "jobs", "--state", "invalid", "--label", "b").stdout.splitlines()[1:]
+    assert len(invalid) == 1
+    assert invalid[0].split(None, 4)[1:] == [
+        "invalid", "0/5", "-", f"{tmp_path / 'b' / 'empty.wav'}  empty file (0 bytes)",
+    ]  # fmt: skip
+    limited = run(db, "jobs", "--limit", "2").stdout.splitlines()
+    assert len(limited) == 4 and limited[-1] == "... 5 more (--limit 0 shows all)"
+
+
+def test_jobs_json_lines_are_stable(db: Path) -> None:
+    result = run(db, "jobs", "--json", "--state", "queued", "--state", "invalid")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 7
+    assert all(set(obj) == JOB_KEYS for obj in lines)
+    assert [obj["id"] for obj in lines] == sorted(obj["id"] for obj in lines)
+    assert lines[0]["created_at"].endswith("Z")
+    assert run(db, "jobs", "--state", "bogus").exit_code == 2
+
+
+def test_db_current_and_upgrade(tmp_path: Path) -> None:
+    db = tmp_path / "fresh.db"
+    assert "no database yet" in run(db, "db", "current").stdout
+    assert not db.exists()
+    assert "upgraded from empty to 0001" in run(db, "db", "upgrade").stdout
+    assert "revision 0001 (head 0001, up to date)" in run(db, "db", "current").stdout
+    assert "already at revision 0001" in run(db, "db", "upgrade").stdout
+
+
+def test_unusable_database_url_exits_2() -> None:
+    result = CliRunner().invoke(cli, ["--db", "not a url", "status"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("jobrunner: error: not a database URL")
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["status"], ["jobs"], ["db"], ["db", "upgrade"], ["db", "current"]]
+)
+def test_every_help_has_examples(command: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Examples:" in result.output

@@ -1,0 +1,14 @@
+"""Helper process: wait for a line on stdin, open the store (migrating it), print the revision."""
+
+from __future__ import annotations
+
+import sys
+
+from jobrunner.store import Store
+
+sys.stdout.write("ready\n")
+sys.stdout.flush()
+sys.stdin.readline()
+with Store.open(sys.argv[1]) as store:
+    store.enqueue_many([])
+    sys.stdout.write(f"{store.revision()}\n")
