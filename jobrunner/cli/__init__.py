@@ -23,7 +23,14 @@ from jobrunner.config import Settings, load_settings
 from jobrunner.errors import JobrunnerError
 
 #: command name -> "module:attribute"; add a line here when a command module is added.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "enqueue": "jobrunner.cli.enqueue:enqueue_command",
+    "status": "jobrunner.cli.status:status_command",
+    "jobs": "jobrunner.cli.jobs:jobs_command",
+    "db": "jobrunner.cli.db:db_command",
+    "transcribe": "jobrunner.cli.transcribe:transcribe",
+    "serve": "jobrunner.cli.serve:serve_command",
+}
 
 
 @dataclass

@@ -1,1 +1,29 @@
-"""server"""
+"""The bundled local realtime server (``jobrunner serve``): the Auto endpoint, offline.
+
+Public API::
+
+    from jobrunner.server import LocalServer, ServerConfig, running_server
+    from jobrunner.server.tones import synthesize, write_wav, turn_texts   # test audio
+    from jobrunner.server.faults import parse_faults                       # --faults specs
+
+Modules: ``app`` (upgrade decisions), ``connection`` (one session), ``params`` (query
+validation), ``faults``, ``records`` (handshakes, counters), ``local`` (threads, CLI entry),
+``engine`` (recognizer interface), ``turns`` (turn detector), ``pcm`` (wire decoding),
+``tones`` (deterministic engine), ``whisper``/``silero`` (the real recognizer, ``asr`` extra).
+"""
+
+from __future__ import annotations
+
+from jobrunner.server.app import RealtimeServer, ServerConfig
+from jobrunner.server.local import LocalServer, running_server, serve_forever
+from jobrunner.server.records import Handshake, ServerStats
+
+__all__ = [
+    "Handshake",
+    "LocalServer",
+    "RealtimeServer",
+    "ServerConfig",
+    "ServerStats",
+    "running_server",
+    "serve_forever",
+]

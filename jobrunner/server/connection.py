@@ -1,0 +1,280 @@
+"""One accepted websocket on the Auto endpoint: audio in, turn events out.
+
+The contract (``protocol.md`` section 4) from the server's side:
+
+1. ``connected`` with the connection's request id, right after the upgrade.
+2. A request whose parameters failed validation gets an ``error`` event (400) and close 1008.
+3. Binary frames are decoded with the declared encoding and fed to the engine; its events go
+   out as they come, each stamped with the request id.
+4. ``{"type": "config"}`` updates the turn settings (invalid values: 400 + close 1008);
+   ``{"type": "close"}`` flushes the engine (the open turn ends), then the server closes 1000.
+   Any other text frame is a 400 error event.
+5. Audio arriving faster than ``max_rate`` times realtime beyond ``burst_s`` seconds of slack
+   (a leaky bucket, like the service's input buffer) is an overload: ``error`` 500, close 1011.
+
+Close codes after an ``error`` event: 1008 (policy violation) for 4xx, the client's fault,
+and 1011 (internal error) for 5xx, which the official SDK and our client treat as retryable.
+Faults (see :mod:`jobrunner.server.faults`) are injected here, at the points they name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Final, NoReturn
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from jobrunner.errors import ProtocolViolationError
+from jobrunner.protocol.events import (
+    CloseRequest,
+    Connected,
+    ErrorEvent,
+    ServerEvent,
+    encode_server_event,
+    parse_client_message,
+)
+from jobrunner.server.engine import Engine, EngineSession, Float32Array
+from jobrunner.server.faults import Fault
+from jobrunner.server.params import Rejection, SessionRequest, check_turn
+from jobrunner.server.pcm import PcmDecoder
+from jobrunner.server.records import Recorder
+
+log = logging.getLogger(__name__)
+
+CLOSE_NORMAL: Final = 1000
+CLOSE_POLICY: Final = 1008
+CLOSE_INTERNAL: Final = 1011
+
+
+def status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+class LeakyBucket:
+    """Seconds of audio buffered ahead of a consumer draining at ``rate`` x realtime.
+
+    ``rate`` 0 disables the check (fast tests push audio as fast as the socket allows).
+    """
+
+    def __init__(self, rate: float, capacity_s: float) -> None:
+        self.rate = rate
+        self.capacity_s = capacity_s
+        self.level = 0.0
+        self._last: float | None = None
+
+    def add(self, seconds: float, now: float) -> bool:
+        """Account ``seconds`` of audio arriving at ``now``; True when the bucket overflows."""
+        if self.rate <= 0:
+            return False
+        if self._last is not None:
+            self.level = max(0.0, self.level - (now - self._last) * self.rate)
+        self._last = now
+        self.level += seconds
+        return self.level > self.capacity_s
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the upgrade decided for a connection it accepted."""
+
+    number: int
+    request_id: str
+    request: SessionRequest | Rejection
+    fault: Fault | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_rate: float = 1.25
+    burst_s: float = 1.5
+
+
+class _Terminated(Exception):
+    """The session ended early (error sent, socket dropped); nothing more to do."""
+
+
+class Session:
+    """Runs one connection. Created by the server's handler, used once."""
+
+    def __init__(
+        self,
+        conn: ServerConnection,
+        admission: Admission,
+        engine: Engine,
+        limits: Limits,
+        recorder: Recorder,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.conn = conn
+        self.admission = admission
+        self.engine = engine
+        self.limits = limits
+        self.recorder = recorder
+        self.clock = clock
+        self.request_id = admission.request_id
+        self.audio_s = 0.0
+        self._muted = False
+        self._fault = admission.fault
+
+    async def run(self) -> None:
+        try:
+            await self._send([Connected()])
+            request = self.admission.request
+            if isinstance(request, Rejection):
+                self.recorder.bad_request()
+                await self._fail(request.status_code, request.message, request.error_code)
+            await self._stream(request)
+        except (_Terminated, ConnectionClosed):
+            return
+
+    async def _stream(self, request: SessionRequest) -> None:
+        try:
+            session = self.engine.open(request.sample_rate, request.turn)
+        except Exception:
+            log.exception("engine %s could not open a session", self.engine.name)
+            await self._fail(500, "the recognizer is unavailable", "engine_error")
+        turn = request.turn
+        pcm = PcmDecoder(request.encoding)
+        bucket = LeakyBucket(self.limits.max_rate, self.limits.burst_s)
+        closing = False
+        async for message in self.conn:
+            if isinstance(message, bytes):
+                samples = pcm.feed(message)
+                seconds = len(samples) / request.sample_rate
+                self.audio_s += seconds
+                self.recorder.audio(seconds)
+                if bucket.add(seconds, self.clock()):
+                    self.recorder.overload()
+                    await self._fail(
+                        500,
+                        f"audio arrived faster than {self.limits.max_rate:g}x realtime; "
+                        "send about one second of audio per second",
+                        "overloaded",
+                    )
+                await self._send(await self._call(session, session.feed, samples))
+                await self._maybe_fault()
+                continue
+            try:
+                command = parse_client_message(message)
+            except ProtocolViolationError as exc:
+                self.recorder.bad_request()
+                await self._fail(400, str(exc), "invalid_message")
+            if isinstance(command, CloseRequest):
+                closing = True
+                break
+            turn = turn.merged(command)
+            rejected = check_turn(turn)
+            if rejected is not None:
+                self.recorder.bad_request()
+                await self._fail(400, rejected.message, rejected.error_code)
+            session.configure(command)
+        if not closing:
+            return  # the client closed the socket without asking for a flush
+        await self._maybe_fault(closing=True)
+        if self._fault is not None and self._fault.kind == "slow_drain":
+            self._fired(self._fault)
+            with contextlib.suppress(TimeoutError):  # the delay, unless the client leaves
+                await asyncio.wait_for(self.conn.wait_closed(), self._fault.delay_s)
+                raise _Terminated
+        await self._send(await self._call(session, session.finish))
+        await self._close(CLOSE_NORMAL)
+
+    async def _call(
+        self, session: EngineSession, fn: Callable[..., list[ServerEvent]], *args: Float32Array
+    ) -> list[ServerEvent]:
+        try:
+            if session.blocking:
+                return await asyncio.to_thread(fn, *args)
+            return fn(*args)
+        except Exception:
+            log.exception("engine %s failed (request %s)", self.engine.name, self.request_id)
+            await self._fail(500, "the recognizer failed on this audio", "engine_error")
+
+    async def _maybe_fault(self, *, closing: bool = False) -> None:
+        """Fire a pending drop/error/stall once its audio position (or the close) is reached."""
+        fault = self._fault
+        if fault is None or fault.kind in ("upgrade", "slow_drain"):
+            return
+        due = closing or (fault.at_s is not None and self.audio_s >= fault.at_s)
+        if not due:
+            return
+        if fault.kind == "stall":
+            if not self._muted:
+                self._muted = True
+                self._fired(fault)
+            if closing:
+                await self.conn.wait_closed()  # never answer; the client must give up
+                raise _Terminated
+            return
+        self._fault = None
+        self._fired(fault)
+        if fault.kind == "drop":
+            transport = self.conn.transport
+            if transport is not None:
+                transport.abort()  # no close frame: the client sees 1006
+            raise _Terminated
+        assert fault.status is not None
+        await self._fail(fault.status, f"injected fault: {fault.label}", "injected_fault")
+
+    def _fired(self, fault: Fault) -> None:
+        log.info("fault %s injected (request %s)", fault.label, self.request_id)
+        self.recorder.fault(fault.label)
+
+    async def _send(self, events: list[ServerEvent]) -> None:
+        if self._muted or not events:
+            return
+        for event in events:
+            stamped = dataclasses.replace(event, request_id=self.request_id)
+            await self.conn.send(encode_server_event(stamped))
+        self.recorder.events(len(events))
+
+    async def _fail(self, status: int, message: str, error_code: str) -> NoReturn:
+        """Send an ``error`` event and close: 1008 for 4xx, 1011 for 5xx."""
+        title = status_phrase(status)
+        with contextlib.suppress(ConnectionClosed):
+            await self.conn.send(
+                encode_server_event(
+                    ErrorEvent(
+                        message=message,
+                        status_code=status,
+                        title=title,
+                        error_code=error_code,
+                        request_id=self.request_id,
+                    )
+                )
+            )
+            self.recorder.events(1)
+        await self._close(CLOSE_INTERNAL if status >= 500 else CLOSE_POLICY, title)
+        raise _Terminated
+
+    async def _close(self, code: int, reason: str = "") -> None:
+        """Close, reading (and dropping) what the client still sends meanwhile.
+
+        A client streaming fast may have frames queued behind its answer to our close frame;
+        unread, they would stall the closing handshake until the close timeout.
+        """
+        self.recorder.closed_with(code)
+        discard = asyncio.create_task(self._discard_incoming())
+        try:
+            await self.conn.close(code, reason)
+        finally:
+            discard.cancel()
+
+    async def _discard_incoming(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await self.conn.recv()
+
+
+__all__ = ["Admission", "LeakyBucket", "Limits", "Session", "status_phrase"]

@@ -1,0 +1,202 @@
+"""Deterministic fault injection for the local server (``--faults SPEC --seed N``).
+
+Every failure the client must survive, on demand, reproducibly. A spec is a comma-separated
+list of rules ``KIND[@SECONDS]=WHEN`` plus an optional ``limit=N``::
+
+    upgrade_503=0.2            20 % of upgrades answered HTTP 503
+    upgrade_429=first:3        the first 3 upgrades answered HTTP 429
+    drop@1.5=0.1               10 % of sessions: abrupt TCP close (no close frame, the client
+                               sees 1006) once 1.5 s of audio arrived (default 0.5 s)
+    error_500=first:1          an ``error`` event (status 500) then close 1011 (4xx: 1008),
+    error_400@2=0.05             after SECONDS of audio (default 0.5 s)
+    stall=0.1                  stop sending events from SECONDS of audio (default: at the
+                               client's close) and never close; only the client can end it
+    slow_drain@3=0.2           wait SECONDS (default 2) after the client's close before the
+                               final events and the close
+    limit=5                    inject at most 5 faults in total, then behave
+
+WHEN is a probability (``0.25``) or ``first:N`` (the first N connections that reach this rule).
+Upgrade rules are judged for every upgrade with a valid path and key; session rules for every
+accepted, valid session; within a phase the first rule that fires wins. A session whose audio
+ends before a rule's SECONDS gets its fault when it sends ``close``, so a fault always fires
+once chosen. Whether a rule fires for connection number *k* depends only on the seed, *k* and
+the rule's position, so a sequential test sees the same faults every run.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Final, Literal
+
+from jobrunner.errors import UsageError
+
+FaultKind = Literal["upgrade", "error", "drop", "stall", "slow_drain"]
+
+DEFAULT_AT_S: Final = 0.5
+DEFAULT_DRAIN_DELAY_S: Final = 2.0
+
+_RULE = re.compile(
+    r"(?P<kind>upgrade_(?P<ustatus>\d{3})|error_(?P<estatus>\d{3})|drop|stall|slow_drain)"
+    r"(?:@(?P<seconds>\d+(?:\.\d*)?|\.\d+))?"
+    r"=(?P<when>first:\d+|\d*\.?\d+)"
+)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected failure. ``at_s``: audio seconds before it fires (None: at close)."""
+
+    kind: FaultKind
+    status: int | None = None
+    at_s: float | None = None
+    delay_s: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """Counter key in the server stats, e.g. ``upgrade_503``, ``drop``."""
+        return f"{self.kind}_{self.status}" if self.status is not None else self.kind
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    fault: Fault
+    probability: float | None = None  # None -> ``first``
+    first: int = 0
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    rules: tuple[FaultRule, ...] = ()
+    limit: int | None = None
+    text: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+
+def parse_faults(spec: str | None) -> FaultSpec:
+    """Parse a ``--faults`` spec; a malformed one raises :class:`UsageError`."""
+    if not spec or not spec.strip():
+        return FaultSpec()
+    rules: list[FaultRule] = []
+    limit: int | None = None
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        if item.startswith("limit="):
+            value = item.removeprefix("limit=")
+            if not value.isdigit():
+                raise UsageError(f"--faults: limit must be a whole number, got {value!r}")
+            limit = int(value)
+            continue
+        match = _RULE.fullmatch(item)
+        if match is None:
+            raise UsageError(
+                f"--faults: cannot read {item!r} (expected KIND[@SECONDS]=P or "
+                "KIND[@SECONDS]=first:N; kinds: upgrade_NNN, error_NNN, drop, stall, "
+                "slow_drain; see jobrunner serve --help)"
+            )
+        rules.append(_rule(item, match))
+    return FaultSpec(rules=tuple(rules), limit=limit, text=spec)
+
+
+def _rule(item: str, match: re.Match[str]) -> FaultRule:
+    seconds = float(match["seconds"]) if match["seconds"] is not None else None
+    name = match["kind"]
+    fault: Fault
+    if match["ustatus"] is not None:
+        status = int(match["ustatus"])
+        if not _known_error(status) or seconds is not None:
+            raise UsageError(f"--faults: {item!r}: upgrade faults take a 4xx/5xx status, no @")
+        fault = Fault("upgrade", status=status)
+    elif match["estatus"] is not None:
+        status = int(match["estatus"])
+        if not _known_error(status):
+            raise UsageError(f"--faults: {item!r}: error events take a 4xx/5xx status")
+        fault = Fault("error", status=status, at_s=_or(seconds, DEFAULT_AT_S))
+    elif name == "drop":
+        fault = Fault("drop", at_s=_or(seconds, DEFAULT_AT_S))
+    elif name == "stall":
+        fault = Fault("stall", at_s=seconds)
+    else:
+        fault = Fault("slow_drain", delay_s=_or(seconds, DEFAULT_DRAIN_DELAY_S))
+    when = match["when"]
+    if when.startswith("first:"):
+        return FaultRule(fault, first=int(when.removeprefix("first:")))
+    probability = float(when)
+    if not 0.0 <= probability <= 1.0:
+        raise UsageError(f"--faults: {item!r}: a probability must be between 0 and 1")
+    return FaultRule(fault, probability=probability)
+
+
+def _known_error(status: int) -> bool:
+    return 400 <= status <= 599 and status in {s.value for s in HTTPStatus}
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+@dataclass
+class FaultInjector:
+    """Decides, per connection, which fault (if any) it gets. Not thread-safe: one event loop."""
+
+    spec: FaultSpec
+    seed: int = 0
+    injected: dict[str, int] = field(default_factory=dict)
+    _seen: dict[int, int] = field(default_factory=dict)  # rule index -> connections judged
+
+    @property
+    def total(self) -> int:
+        return sum(self.injected.values())
+
+    def for_upgrade(self, connection: int) -> Fault | None:
+        """Connection number ``connection`` (1-based) reached the upgrade decision."""
+        return self._decide(connection, upgrade=True)
+
+    def for_session(self, connection: int) -> Fault | None:
+        """Connection number ``connection`` was accepted with valid parameters."""
+        return self._decide(connection, upgrade=False)
+
+    def _decide(self, connection: int, *, upgrade: bool) -> Fault | None:
+        for index, rule in enumerate(self.spec.rules):
+            if (rule.fault.kind == "upgrade") != upgrade:
+                continue
+            if self.spec.limit is not None and self.total >= self.spec.limit:
+                return None
+            seen = self._seen.get(index, 0) + 1
+            self._seen[index] = seen
+            if rule.probability is None:
+                fires = seen <= rule.first
+            else:
+                draw = random.Random(f"{self.seed}:{connection}:{index}").random()
+                fires = draw < rule.probability
+            if fires:
+                label = rule.fault.label
+                self.injected[label] = self.injected.get(label, 0) + 1
+                return rule.fault
+        return None
+
+
+def describe(rules: Sequence[FaultRule]) -> str:
+    """Short human summary for the serve banner."""
+    parts = []
+    for rule in rules:
+        when = f"first {rule.first}" if rule.probability is None else f"p={rule.probability:g}"
+        parts.append(f"{rule.fault.label} ({when})")
+    return ", ".join(parts)
+
+
+__all__ = [
+    "Fault",
+    "FaultInjector",
+    "FaultKind",
+    "FaultRule",
+    "FaultSpec",
+    "describe",
+    "parse_faults",
+]

@@ -1,0 +1,204 @@
+"""What a client asked for: the upgrade's query string, checked as the service checks it.
+
+Pure functions from strings to a :class:`SessionRequest` or a :class:`Rejection`. Bad values
+are not HTTP errors: the service accepts the upgrade, sends an ``error`` event with
+``status_code`` 400 and closes, so a rejection here becomes exactly that in the connection
+handler. The query is decoded with form rules by the caller (``+`` and ``%20`` are spaces).
+
+Choices where the service is silent (documented in ``jobrunner serve --help`` too):
+
+- ``sample_rate`` is an integer from 8000 to 48000 Hz; ``16000.0`` is accepted as 16000.
+- Numbers may be written as floats (``5600.0``); NaN and infinities are rejected.
+- An optional parameter sent with an empty value is rejected: clients omit unset ones.
+- ``cartesia-version`` (header) / ``cartesia_version`` (query, wins) must look like
+  YYYY-MM-DD and be a real date; a missing version is accepted (and recorded as None).
+- Thresholds must keep start > eager end > end after defaults are filled in, as the
+  service's reference documents ("must stay between the end and start thresholds").
+- Unknown query parameters are ignored; a repeated one counts by its last value, except
+  ``keyterm`` which repeats by design.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+from jobrunner.protocol.events import ENCODINGS
+from jobrunner.server.turns import TurnParams
+
+MODELS: Final = ("ink-2",)
+MIN_SAMPLE_RATE: Final = 8000
+MAX_SAMPLE_RATE: Final = 48000
+MAX_KEYTERMS: Final = 100
+MAX_KEYTERM_CHARS: Final = 1200
+
+#: query parameter -> (TurnParams field, lowest, highest)
+TURN_RANGES: Final[dict[str, tuple[str, float, float]]] = {
+    "turn_start_threshold": ("start_threshold", 0.5, 0.9),
+    "turn_eager_end_threshold": ("eager_end_threshold", 0.3, 0.6),
+    "turn_end_threshold": ("end_threshold", 0.05, 0.5),
+    "turn_end_timeout_ms": ("end_timeout_ms", 640.0, 11200.0),
+}
+
+_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a request cannot be served; sent as an ``error`` event, then the socket closes."""
+
+    message: str
+    error_code: str = "invalid_request"
+    status_code: int = 400
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    model: str
+    encoding: str
+    sample_rate: int
+    turn: TurnParams
+    keyterms: tuple[str, ...] = ()
+    version: str | None = None
+
+
+def _number(name: str, raw: str) -> float | Rejection:
+    try:
+        value = float(raw)
+    except ValueError:
+        return Rejection(f"{name} must be a number, got {raw!r}", "invalid_parameter")
+    if not math.isfinite(value):
+        return Rejection(f"{name} must be a finite number, got {raw!r}", "invalid_parameter")
+    return value
+
+
+def check_turn(turn: TurnParams) -> Rejection | None:
+    """Ranges of every set field, and start > eager end > end once defaults are filled in."""
+    for query_name, (field_name, low, high) in TURN_RANGES.items():
+        value = getattr(turn, field_name)
+        if value is not None and not low <= value <= high:
+            return Rejection(
+                f"{query_name} must be between {low:g} and {high:g}, got {value!r}",
+                "invalid_parameter",
+            )
+    start, eager, end, _ = turn.resolved()
+    if not start > eager > end:
+        return Rejection(
+            "turn thresholds must satisfy start > eager_end > end "
+            f"(got start {start:g}, eager_end {eager:g}, end {end:g})",
+            "invalid_parameter",
+        )
+    return None
+
+
+def check_version(version: str | None) -> Rejection | None:
+    if version is None:
+        return None
+    bad = Rejection(
+        f"cartesia version must be a date YYYY-MM-DD, got {version!r}", "invalid_version"
+    )
+    if not _VERSION.fullmatch(version):
+        return bad
+    try:
+        date.fromisoformat(version)
+    except ValueError:
+        return bad
+    return None
+
+
+def parse_request(
+    query: Sequence[tuple[str, str]], *, version_header: str | None = None
+) -> SessionRequest | Rejection:
+    """Validate the decoded query pairs of an Auto endpoint upgrade."""
+    last: dict[str, str] = {}
+    keyterms: list[str] = []
+    for key, value in query:
+        if key == "keyterm":
+            keyterms.append(value)
+        else:
+            last[key] = value
+
+    version = last.get("cartesia_version", version_header)
+    if (rejected := check_version(version)) is not None:
+        return rejected
+
+    model = last.get("model")
+    if not model:
+        return Rejection("model is required (use 'ink-2')", "missing_parameter")
+    if model not in MODELS:
+        return Rejection(
+            f"unknown model {model!r} for this endpoint (use {', '.join(MODELS)})",
+            "invalid_model",
+        )
+
+    encoding = last.get("encoding")
+    if not encoding:
+        return Rejection("encoding is required", "missing_parameter")
+    if encoding not in ENCODINGS:
+        return Rejection(
+            f"unsupported encoding {encoding!r} (use one of {', '.join(ENCODINGS)})",
+            "invalid_encoding",
+        )
+
+    raw_rate = last.get("sample_rate")
+    if not raw_rate:
+        return Rejection("sample_rate is required", "missing_parameter")
+    rate = _number("sample_rate", raw_rate)
+    if isinstance(rate, Rejection):
+        return Rejection(rate.message, "invalid_sample_rate")
+    if rate != int(rate) or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        return Rejection(
+            f"sample_rate must be an integer from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, "
+            f"got {raw_rate!r}",
+            "invalid_sample_rate",
+        )
+
+    values: dict[str, float] = {}
+    for query_name, (field_name, _, _) in TURN_RANGES.items():
+        if query_name not in last:
+            continue
+        if last[query_name] == "":
+            return Rejection(
+                f"{query_name} is empty (omit it to use the default)", "invalid_parameter"
+            )
+        number = _number(query_name, last[query_name])
+        if isinstance(number, Rejection):
+            return number
+        values[field_name] = number
+    turn = TurnParams(**values)
+    if (rejected := check_turn(turn)) is not None:
+        return rejected
+
+    if any(not term.strip() for term in keyterms):
+        return Rejection("keyterm values must not be empty", "invalid_keyterm")
+    if len(keyterms) > MAX_KEYTERMS:
+        return Rejection(
+            f"at most {MAX_KEYTERMS} keyterms are allowed, got {len(keyterms)}", "invalid_keyterm"
+        )
+    if sum(len(term) for term in keyterms) > MAX_KEYTERM_CHARS:
+        return Rejection(
+            f"keyterms may total at most {MAX_KEYTERM_CHARS} characters", "invalid_keyterm"
+        )
+    return SessionRequest(
+        model=model,
+        encoding=encoding,
+        sample_rate=int(rate),
+        turn=turn,
+        keyterms=tuple(keyterms),
+        version=version,
+    )
+
+
+__all__ = [
+    "MODELS",
+    "Rejection",
+    "SessionRequest",
+    "TURN_RANGES",
+    "check_turn",
+    "check_version",
+    "parse_request",
+]
