@@ -24,10 +24,15 @@ another attempt is decided by class (``retryable``), never by parsing messages::
         ├── ConnectionLostError     abnormal close mid-session (1006, 1011, 1001 ...)   retryable
         ├── StallError              no event and no close for too long                  retryable
         ├── DrainError              the server closed before the drain completed        retryable
-        └── ProtocolViolationError  the server broke the event contract                 retryable
+        ├── ProtocolViolationError  the server broke the event contract                 retryable
+        └── SessionCancelled        we stopped it (job cancelled, shutdown): a give-back, not
+                                    a failure; never retried by class, the worker releases
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 
 class JobrunnerError(Exception):
@@ -87,8 +92,29 @@ class MigrationError(StoreError):
     exit_code = 2
 
 
+@dataclass
+class SessionFacts:
+    """What a failed session got done, so the attempt row can say so (the runner fills it).
+
+    Partial turns of a failed session are never kept (a retry streams the file again), only
+    counted in ``turns_discarded``.
+    """
+
+    request_id: str | None = None
+    connect_tries: int = 0
+    connect_s: float | None = None
+    audio_s_sent: float = 0.0
+    close_sent: bool = False
+    close_code: int | None = None  # how the server ended it; None when we closed first
+    drained: bool = False
+    turns_discarded: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
 class SessionError(JobrunnerError):
-    """A realtime session failed. Fields describe what the wire said, for the attempt row."""
+    """A realtime session failed. Fields describe what the wire said, for the attempt row;
+    ``facts`` (set by the runner) what the session got done before it failed."""
 
     kind = "session"
     retryable = True
@@ -100,12 +126,14 @@ class SessionError(JobrunnerError):
         http_status: int | None = None,
         close_code: int | None = None,
         request_id: str | None = None,
+        facts: SessionFacts | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.http_status = http_status
         self.close_code = close_code
         self.request_id = request_id
+        self.facts = facts
 
 
 class ConnectError(SessionError):
@@ -157,3 +185,15 @@ class DrainError(SessionError):
 
 class ProtocolViolationError(SessionError):
     kind = "protocol"
+
+
+class SessionCancelled(SessionError):
+    """We stopped the session (the job was cancelled, or the process is shutting down).
+
+    Not a failure of the attempt: the worker gives the job back (or marks it cancelled)
+    without spending an attempt, so ``retryable`` is False and no retry path may pick it up.
+    """
+
+    kind = "cancelled"
+    retryable = False
+    exit_code = 130

@@ -1,0 +1,305 @@
+"""The websocket boundary: websockets' asyncio client in, :mod:`jobrunner.errors` out.
+
+This is the only module that imports ``websockets``. Every exception the library (or the OS)
+raises is translated here, once:
+
+==========================================  ============================================
+raised by websockets / the OS               becomes
+==========================================  ============================================
+``InvalidStatus`` 401, 402, 403             :class:`AuthenticationError` (never retried)
+``InvalidStatus`` 429                       :class:`RateLimitedError` (longer backoff)
+``InvalidStatus`` anything else             :class:`ServerHandshakeError`
+other ``InvalidHandshake``                  :class:`ServerHandshakeError`
+``InvalidMessage`` (EOF in the handshake),  :class:`ConnectError`
+refused, reset, DNS, TLS, open timeout
+``InvalidURI``                              :class:`ConfigError`
+``ConnectionClosed`` while sending          :class:`ConnectionLostError` (with close code)
+``ConnectionClosed`` while receiving        ``receive()`` returns ``None``; the caller
+                                            judges :attr:`Transport.close_code`
+==========================================  ============================================
+
+Messages name the redacted URL and the HTTP status, never the key. Connection settings follow
+protocol.md section 8 (open timeout from settings, ping every 20 s with a 20 s timeout, close
+timeout 10 s, 1 MiB messages): the keepalive ping is what notices a dead peer while we stream.
+
+:func:`connect_with_retry` retries the *connect phase* only (never a session that carried audio):
+exponential backoff with jitter, the official SDK's policy ``min(base * 2^(n-1), cap) *
+U[0.75, 1.0]``; after a 429 the wait is ``rate_limit_factor`` times longer; authentication
+failures end at once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
+
+import anyio
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidMessage,
+    InvalidStatus,
+    InvalidURI,
+    WebSocketException,
+)
+from websockets.protocol import State
+
+from jobrunner.config import Settings
+from jobrunner.errors import (
+    AuthenticationError,
+    ConfigError,
+    ConnectError,
+    ConnectionLostError,
+    RateLimitedError,
+    ServerHandshakeError,
+    SessionError,
+    SessionFacts,
+)
+from jobrunner.protocol.handshake import USER_AGENT, redact_url
+
+logger = logging.getLogger(__name__)
+
+PING_INTERVAL_S: Final = 20.0
+PING_TIMEOUT_S: Final = 20.0
+CLOSE_TIMEOUT_S: Final = 10.0
+MAX_MESSAGE_BYTES: Final = 1 << 20
+
+#: close code when no close frame was received (RFC 6455: connection dropped)
+ABNORMAL_CLOSURE: Final = 1006
+
+Sleep = Callable[[float], Awaitable[None]]
+#: told about each failed connect try that will be retried: (error, seconds until the next)
+OnRetry = Callable[[SessionError, float], None]
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def map_handshake_error(exc: BaseException, url: str, open_timeout_s: float) -> Exception:
+    """The :mod:`jobrunner.errors` equivalent of an exception raised while connecting."""
+    where = redact_url(url)
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        if status in (401, 402, 403):
+            return AuthenticationError(
+                f"HTTP {status} on the upgrade to {where}: the API key was refused or the plan "
+                "has no credit for this (check CARTESIA_API_KEY / plan)",
+                http_status=status,
+            )
+        if status == 429:
+            return RateLimitedError(
+                f"HTTP 429 on the upgrade to {where}: too many concurrent streams for this plan",
+                http_status=status,
+            )
+        return ServerHandshakeError(f"HTTP {status} on the upgrade to {where}", http_status=status)
+    if isinstance(exc, InvalidURI):
+        return ConfigError(f"invalid websocket URL {where}: {exc.msg}")
+    if isinstance(exc, InvalidMessage):
+        cause = exc.__cause__ or exc
+        return ConnectError(f"connection to {where} dropped during the handshake: {cause!r}")
+    if isinstance(exc, InvalidHandshake):
+        return ServerHandshakeError(f"bad handshake from {where}: {exc}")
+    if isinstance(exc, TimeoutError):
+        return ConnectError(f"no handshake from {where} within {open_timeout_s:g} s")
+    if isinstance(exc, ConnectionClosed):
+        return ConnectError(f"connection to {where} closed during the handshake")
+    if isinstance(exc, OSError):
+        return ConnectError(f"cannot connect to {where}: {exc.strerror or exc!r}")
+    return ConnectError(f"cannot connect to {where}: {exc!r}")
+
+
+def _close_code(exc: ConnectionClosed) -> tuple[int, str]:
+    if exc.rcvd is not None:
+        return exc.rcvd.code, exc.rcvd.reason
+    if exc.sent is not None:  # we failed the connection (e.g. keepalive ping timeout)
+        return ABNORMAL_CLOSURE, exc.sent.reason or "no close frame received"
+    return ABNORMAL_CLOSURE, "no close frame received"
+
+
+class Transport:
+    """One open websocket. Send audio/text, receive text frames, close.
+
+    ``receive`` returns ``None`` once the connection is closed; :attr:`close_code` (1006 when
+    no close frame came) and :attr:`close_reason` then say how it ended.
+    """
+
+    def __init__(
+        self, ws: ClientConnection, *, url: str, connect_tries: int, connect_s: float
+    ) -> None:
+        self._ws = ws
+        self.url = redact_url(url)
+        self.connect_tries = connect_tries
+        self.connect_s = connect_s
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    @property
+    def closed(self) -> bool:
+        return self.close_code is not None
+
+    def _note_closed(self, exc: ConnectionClosed) -> None:
+        if self.close_code is None:
+            self.close_code, self.close_reason = _close_code(exc)
+
+    async def send(self, data: bytes | str) -> None:
+        """Send one binary (audio) or text (JSON message) frame."""
+        try:
+            await self._ws.send(data)
+        except ConnectionClosed as exc:
+            self._note_closed(exc)
+            raise ConnectionLostError(
+                f"connection closed while sending (code {self.close_code}"
+                f"{', ' + self.close_reason if self.close_reason else ''})",
+                close_code=self.close_code,
+            ) from exc
+
+    async def receive(self) -> str | bytes | None:
+        """The next frame, or ``None`` when the connection has closed. Safe to cancel."""
+        try:
+            return await self._ws.recv()
+        except ConnectionClosed as exc:
+            self._note_closed(exc)
+            return None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close from our side, bounded by the close timeout and shielded from cancellation,
+        so a cancelled session still leaves the server a proper close frame."""
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT_S + 1):
+            try:
+                await self._ws.close(code, reason)
+            except (OSError, ConnectionClosed) as exc:
+                logger.debug("close of %s failed: %r", self.url, exc)
+        if self.close_code is None:
+            if self._ws.state is State.CLOSED:
+                self._note_closed(self._ws.close_exc)
+            else:  # the close timed out
+                self.close_code = ABNORMAL_CLOSURE
+
+
+async def connect(
+    url: str, headers: Mapping[str, str], *, open_timeout_s: float = 10.0, tries: int = 1
+) -> Transport:
+    """One connection attempt. Raises :class:`SessionError` subclasses or :class:`ConfigError`.
+
+    ``headers`` carries the key (``Authorization``); it goes to the socket and nowhere else.
+    """
+    started = time.monotonic()
+    try:
+        ws = await ws_connect(
+            url,
+            additional_headers=dict(headers),
+            user_agent_header=USER_AGENT,
+            open_timeout=open_timeout_s,
+            ping_interval=PING_INTERVAL_S,
+            ping_timeout=PING_TIMEOUT_S,
+            close_timeout=CLOSE_TIMEOUT_S,
+            max_size=MAX_MESSAGE_BYTES,
+            # a proxy from the environment must not capture the bundled local server
+            proxy=None if _is_loopback(url) else True,
+        )
+    except (WebSocketException, OSError, TimeoutError) as exc:
+        raise map_handshake_error(exc, url, open_timeout_s) from exc
+    return Transport(ws, url=url, connect_tries=tries, connect_s=time.monotonic() - started)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """The connect retry policy: ``min(base * 2^(n-1), cap) * U[0.75, 1.0]`` before try n+1."""
+
+    tries: int = 5
+    base_s: float = 0.5
+    cap_s: float = 8.0
+    rate_limit_factor: float = 4.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Backoff:
+        return cls(
+            tries=settings.connect_tries,
+            base_s=settings.backoff_base_s,
+            cap_s=settings.backoff_cap_s,
+            rate_limit_factor=settings.rate_limit_factor,
+        )
+
+    def delay(self, failed_tries: int, error: BaseException | None, rng: random.Random) -> float:
+        """Seconds to wait after ``failed_tries`` failures, the last being ``error``."""
+        base = min(self.base_s * 2 ** (failed_tries - 1), self.cap_s) * rng.uniform(0.75, 1.0)
+        factor = self.rate_limit_factor if isinstance(error, RateLimitedError) else 1.0
+        return float(base * factor)
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, SessionError) and exc.retryable
+
+
+async def connect_with_retry(
+    url: str,
+    headers: Mapping[str, str],
+    settings: Settings,
+    *,
+    sleep: Sleep = anyio.sleep,
+    rng: random.Random | None = None,
+    on_retry: OnRetry | None = None,
+) -> Transport:
+    """:func:`connect`, retried on retryable failures up to ``settings.connect_tries`` tries.
+
+    The returned transport says how many tries it took (``connect_tries``) and how long the
+    whole connect phase lasted, waits included (``connect_s``). The last error is raised with
+    ``facts.connect_tries`` set. ``sleep`` and ``rng`` are injectable so tests never wait.
+    ``on_retry`` hears of every retried failure (the worker lowers its concurrency on a 429).
+    """
+    policy = Backoff.from_settings(settings)
+    chance = rng or random.Random()
+    started = time.monotonic()
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        seconds = policy.delay(state.attempt_number, error, chance)
+        logger.info(
+            "connect try %d/%d failed (%s); next in %.2f s",
+            state.attempt_number,
+            policy.tries,
+            error,
+            seconds,
+        )
+        if on_retry is not None and isinstance(error, SessionError):
+            on_retry(error, seconds)
+        return seconds
+
+    tries = 0
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(max(1, policy.tries)),
+        wait=wait,
+        retry=retry_if_exception(_retryable),
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                tries = attempt.retry_state.attempt_number
+                transport = await connect(
+                    url, headers, open_timeout_s=settings.open_timeout_s, tries=tries
+                )
+    except SessionError as exc:
+        exc.facts = exc.facts or SessionFacts()
+        exc.facts.connect_tries = tries
+        exc.facts.connect_s = time.monotonic() - started
+        raise
+    transport.connect_s = time.monotonic() - started
+    return transport
