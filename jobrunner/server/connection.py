@@ -10,7 +10,8 @@ The contract (``protocol.md`` section 4) from the server's side:
    ``{"type": "close"}`` flushes the engine (the open turn ends), then the server closes 1000.
    Any other text frame is a 400 error event.
 5. Audio arriving faster than ``max_rate`` times realtime beyond ``burst_s`` seconds of slack
-   (a leaky bucket, like the service's input buffer) is an overload: ``error`` 500, close 1011.
+   (judged on the total since the first frame, see :class:`RateGuard`) is an overload:
+   ``error`` 500, close 1011.
 
 Close codes after an ``error`` event: 1008 (policy violation) for 4xx, the client's fault,
 and 1011 (internal error) for 5xx, which the official SDK and our client treat as retryable.
@@ -61,27 +62,30 @@ def status_phrase(status: int) -> str:
         return "Error"
 
 
-class LeakyBucket:
-    """Seconds of audio buffered ahead of a consumer draining at ``rate`` x realtime.
+class RateGuard:
+    """Trips when a client has sent more than ``rate`` x realtime plus ``capacity_s`` seconds.
 
+    Judged on the total since the first frame, not frame by frame: when this server stalls
+    (a busy recognizer in the same process), frames that arrived on time are read late in a
+    burst, and a client whose own loop stalled catches up in a burst too (the pacer does that by
+    design). Neither is a fast client, and a per-frame leaky bucket would trip on both.
     ``rate`` 0 disables the check (fast tests push audio as fast as the socket allows).
     """
 
     def __init__(self, rate: float, capacity_s: float) -> None:
         self.rate = rate
         self.capacity_s = capacity_s
-        self.level = 0.0
-        self._last: float | None = None
+        self.total_s = 0.0
+        self._first: float | None = None
 
     def add(self, seconds: float, now: float) -> bool:
-        """Account ``seconds`` of audio arriving at ``now``; True when the bucket overflows."""
+        """Account ``seconds`` of audio read at ``now``; True when the client is too fast."""
         if self.rate <= 0:
             return False
-        if self._last is not None:
-            self.level = max(0.0, self.level - (now - self._last) * self.rate)
-        self._last = now
-        self.level += seconds
-        return self.level > self.capacity_s
+        if self._first is None:
+            self._first = now
+        self.total_s += seconds
+        return self.total_s > (now - self._first) * self.rate + self.capacity_s
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ class Session:
             await self._fail(500, "the recognizer is unavailable", "engine_error")
         turn = request.turn
         pcm = PcmDecoder(request.encoding)
-        bucket = LeakyBucket(self.limits.max_rate, self.limits.burst_s)
+        guard = RateGuard(self.limits.max_rate, self.limits.burst_s)
         closing = False
         async for message in self.conn:
             if isinstance(message, bytes):
@@ -154,7 +158,7 @@ class Session:
                 seconds = len(samples) / request.sample_rate
                 self.audio_s += seconds
                 self.recorder.audio(seconds)
-                if bucket.add(seconds, self.clock()):
+                if guard.add(seconds, self.clock()):
                     self.recorder.overload()
                     await self._fail(
                         500,
@@ -277,4 +281,4 @@ class Session:
                 await self.conn.recv()
 
 
-__all__ = ["Admission", "LeakyBucket", "Limits", "Session", "status_phrase"]
+__all__ = ["Admission", "RateGuard", "Limits", "Session", "status_phrase"]

@@ -17,7 +17,7 @@ from websockets.exceptions import InvalidStatus
 from jobrunner.config import Secret
 from jobrunner.errors import UsageError
 from jobrunner.server import LocalServer, ServerConfig
-from jobrunner.server.connection import LeakyBucket
+from jobrunner.server.connection import RateGuard
 from jobrunner.server.tones import synthesize, turn_texts
 
 Serve = Callable[..., LocalServer]
@@ -255,9 +255,9 @@ def test_overload_trips_with_error_500_and_close_1011(serve: Serve) -> None:
     assert 1.5 < stats.audio_seconds < 2.0  # tripped just past the burst allowance
 
 
-def test_leaky_bucket_allows_realtime_and_bursts_but_not_sustained_speed() -> None:
+def test_rate_guard_allows_realtime_and_bursts_but_not_sustained_speed() -> None:
     def trips(rate: float, seconds: float, burst_first: float = 0.0) -> bool:
-        bucket = LeakyBucket(1.25, 1.5)
+        bucket = RateGuard(1.25, 1.5)
         if burst_first and bucket.add(burst_first, 0.0):
             return True
         chunks = int(seconds * 10)
@@ -268,7 +268,21 @@ def test_leaky_bucket_allows_realtime_and_bursts_but_not_sustained_speed() -> No
     assert not trips(1.0, 60, burst_first=1.4)  # a client that pre-buffers a little
     assert trips(1.0, 60, burst_first=1.7)
     assert trips(1.5, 60)  # 0.25 s/s over the drain rate: trips after ~6 s
-    assert not LeakyBucket(0.0, 0.0).add(1000.0, 0.0)  # max_rate 0: check disabled
+    assert not RateGuard(0.0, 0.0).add(1000.0, 0.0)  # max_rate 0: check disabled
+
+
+def test_rate_guard_ignores_late_reads_and_catch_up_bursts() -> None:
+    """Frames read late in a burst (a busy server) or sent late in a burst (a client catching
+    up after its own stall) are not a fast client: only the average since the start counts."""
+    guard = RateGuard(1.25, 1.5)
+    # 10 s at realtime, then the server stalls 4 s and reads 40 queued frames at once
+    assert not any(guard.add(0.1, k * 0.1) for k in range(100))
+    assert not any(guard.add(0.1, 14.0) for _ in range(40))
+    # and keeps going at realtime afterwards
+    assert not any(guard.add(0.1, 14.0 + k * 0.1) for k in range(100))
+    # but a client that really sends at 2x is caught, however it is read
+    fast = RateGuard(1.25, 1.5)
+    assert any(fast.add(0.1, k * 0.05) for k in range(200))
 
 
 def test_max_sessions_refuses_with_429_until_a_slot_frees(serve: Serve) -> None:
