@@ -26,6 +26,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Final, NoReturn
@@ -60,6 +61,20 @@ def status_phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+#: threads for blocking engine calls. Not asyncio's default pool (5 + cores threads): with more
+#: sessions than that waiting on a recognizer decode, sessions that only need their cheap VAD
+#: step would queue behind them. Threads idle cheaply; the engine bounds its own decode work.
+ENGINE_THREADS: Final = 256
+_engine_pool: ThreadPoolExecutor | None = None
+
+
+def _engine_threads() -> ThreadPoolExecutor:
+    global _engine_pool
+    if _engine_pool is None:
+        _engine_pool = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="jobrunner-engine")
+    return _engine_pool
 
 
 class RateGuard:
@@ -199,7 +214,8 @@ class Session:
     ) -> list[ServerEvent]:
         try:
             if session.blocking:
-                return await asyncio.to_thread(fn, *args)
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(_engine_threads(), fn, *args)
             return fn(*args)
         except Exception:
             log.exception("engine %s failed (request %s)", self.engine.name, self.request_id)
