@@ -26,10 +26,16 @@ def db_command() -> None:
 def upgrade_command(app: AppContext) -> None:
     """Apply pending migrations (creates the database's tables when new).
 
+    A SQLite database is also upgraded on first use; a PostgreSQL database, shared by
+    workers on many machines, only by this command: run it once after creating the
+    database and after upgrading jobrunner (workers refuse a schema that is behind).
+    Concurrent runs are safe: the first migrates, the others find it done.
+
     \b
     Examples:
       jobrunner db upgrade
       JOBRUNNER_DB=sqlite:///queue.db jobrunner db upgrade
+      jobrunner --db postgresql+psycopg://jobrunner@db.internal/jobs db upgrade
     """
     url = app.settings().db_url
     with Store.open(url, migrate_schema=False) as store:

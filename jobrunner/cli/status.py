@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import click
 
 from jobrunner.cli import AppContext
 from jobrunner.enqueue import format_duration
-from jobrunner.store import StatusReport, Store
+from jobrunner.store import StatusReport, Store, WorkerView
 
 
 @click.command("status")
@@ -16,7 +17,7 @@ from jobrunner.store import StatusReport, Store
 @click.pass_obj
 def status_command(app: AppContext, as_json: bool) -> None:
     """Jobs and audio hours per state, the oldest queued job, the most common failure
-    reasons and the workers holding leases.
+    reasons and the workers holding leases (host, pid, running jobs, lease expiry).
 
     \b
     Examples:
@@ -28,8 +29,10 @@ def status_command(app: AppContext, as_json: bool) -> None:
       "total_audio_s", "states": {STATE: {jobs, audio_s, audio_h}} for every state
       (queued running succeeded failed invalid cancelled), "queued_waiting" (queued jobs
       waiting for a retry backoff), "oldest_queued": {id, path, created_at, age_s} | null,
-      "top_failures": [{error_kind, reason, jobs}], "workers": [{owner, running,
-      lease_expires_at}]}. Times are ISO 8601 UTC; keys are only ever added.
+      "top_failures": [{error_kind, reason, jobs}], "workers": [{owner, host, pid,
+      running, job_ids, lease_expires_at, live}]} (workers: every process holding leases,
+      on any machine; live false = its leases expired). Times are ISO 8601 UTC; keys are
+      only ever added.
     """
     with Store.open(app.settings().db_url) as store:
         report = store.status()
@@ -57,8 +60,36 @@ def render(report: StatusReport) -> str:
         lines.append("most common failure reasons:")
         for f in report.top_failures:
             lines.append(f"  {f.jobs:>6}  {f.error_kind or '-'}: {f.reason or '-'}")
-    if report.workers:
-        lines.append("workers:")
-        for w in report.workers:
-            lines.append(f"  {w.owner}  {w.running} running")
+    lines.extend(render_workers(report))
     return "\n".join(lines)
+
+
+#: job ids listed per worker before "+N more"
+SHOWN_SESSIONS = 8
+
+
+def render_workers(report: StatusReport) -> list[str]:
+    """One line per worker holding leases: where it runs, its sessions, its lease."""
+    if not report.workers:
+        return []
+    live = sum(w.live for w in report.workers)
+    dead = len(report.workers) - live
+    lines = [f"workers: {live} live" + (f", {dead} with expired leases" if dead else "")]
+    for w in report.workers:
+        where = f"host {w.host} pid {w.pid}  " if w.host is not None else ""
+        shown = " ".join(f"#{i}" for i in w.job_ids[:SHOWN_SESSIONS])
+        more = len(w.job_ids) - SHOWN_SESSIONS
+        sessions = f"{w.running} running: {shown}" + (f" +{more} more" if more > 0 else "")
+        lines.append(f"  {w.owner}  {where}{sessions}  {_lease(w, report.generated_at)}")
+    return lines
+
+
+def _lease(worker: WorkerView, now: datetime) -> str:
+    expires = worker.lease_expires_at
+    if expires is None:
+        return "no lease expiry"
+    left = (expires - now).total_seconds()
+    stamp = expires.isoformat(timespec="seconds").replace("+00:00", "Z")
+    if worker.live:
+        return f"lease until {stamp} ({format_duration(left)} left)"
+    return f"lease expired {format_duration(-left)} ago at {stamp}: jobs go back at the next reap"

@@ -2,7 +2,7 @@
 
 Public API (everything else in this package is internal)::
 
-    store = Store.open("sqlite:///jobrunner.db")        # applies migrations on first use
+    store = Store.open("sqlite:///jobrunner.db")        # SQLite: migrates on first use
     store.enqueue_many([NewJob(...)])                   # -> [Inserted]
     jobs = store.claim(4, owner, lease_ttl=60)          # -> [ClaimedJob]
     store.renew_leases(owner, ids, ttl=60)              # -> ids still ours
@@ -34,7 +34,7 @@ from jobrunner.store.records import (
     make_owner,
     utcnow,
 )
-from jobrunner.store.reports import AttemptView, JobView, StatusReport
+from jobrunner.store.reports import AttemptView, JobView, StatusReport, WorkerView
 from jobrunner.store.stream import ExportJob, TurnView
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "Store",
     "TurnRow",
     "TurnView",
+    "WorkerView",
     "make_owner",
     "utcnow",
 ]

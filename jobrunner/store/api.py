@@ -8,15 +8,24 @@ async code calls them through ``anyio.to_thread.run_sync``; the object is thread
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
 
 from jobrunner.store import migrate, queue, reports, stream
-from jobrunner.store.engine import begin_read, begin_write, create_engine, redact, translate_errors
+from jobrunner.store.engine import (
+    begin_read,
+    begin_write,
+    clock_offset,
+    create_engine,
+    migrates_implicitly,
+    redact,
+    translate_errors,
+)
 from jobrunner.store.records import (
     AttemptRecord,
     ClaimedJob,
@@ -32,6 +41,25 @@ from jobrunner.store.reports import AttemptView, JobView, StatusReport
 from jobrunner.store.stream import ExportJob
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
+
+
+#: offsets below this are measurement noise (half a round trip): the local clock is kept
+CLOCK_NOISE_S = 0.05
+#: a clock further than this from the database server's is worth a warning
+CLOCK_SKEW_WARNING_S = 2.0
+
+
+def _shifted(offset: timedelta) -> Clock:
+    if abs(offset.total_seconds()) < CLOCK_NOISE_S:
+        return utcnow
+    if abs(offset.total_seconds()) > CLOCK_SKEW_WARNING_S:
+        log.warning(
+            "this machine's clock is %.1f s %s the database server's; leases use the server's",
+            abs(offset.total_seconds()),
+            "behind" if offset > timedelta(0) else "ahead of",
+        )
+    return lambda: utcnow() + offset
 
 
 class Store:
@@ -42,17 +70,38 @@ class Store:
         self.now = now
 
     @classmethod
-    def open(cls, url: str, *, now: Clock = utcnow, migrate_schema: bool = True) -> Store:
-        """Connect to ``url``; unless told otherwise, apply pending migrations first."""
+    def open(
+        cls, url: str, *, now: Clock | None = None, migrate_schema: bool | None = None
+    ) -> Store:
+        """Connect to ``url`` and make sure its schema is current.
+
+        ``now``: the clock (tests inject one); by default this machine's UTC clock, shifted to
+        the database server's on PostgreSQL, where machines judge each other's leases (see
+        ``engine.clock_offset``).
+
+        ``migrate_schema``: ``True`` applies pending migrations, ``False`` skips the check
+        (``db upgrade``/``db current``), ``None`` (default) lets the backend decide: SQLite is
+        migrated on first use; a shared PostgreSQL database is only checked, and a schema that
+        is behind raises :class:`~jobrunner.errors.MigrationError` asking for
+        ``jobrunner db upgrade`` (one worker must not change the schema under the others).
+        """
         engine = create_engine(url)
-        store = cls(engine, now=now)
-        if migrate_schema:
-            try:
-                with translate_errors(url):
-                    migrate.ensure_current(engine)
-            except BaseException:
-                engine.dispose()
-                raise
+        store = cls(engine, now=now or utcnow)
+        prepare: Callable[[Engine], None] | None = None
+        if migrate_schema is None:
+            implicit = migrates_implicitly(engine)
+            prepare = migrate.ensure_current if implicit else migrate.check_current
+        elif migrate_schema:
+            prepare = migrate.ensure_current
+        try:
+            with translate_errors(url):
+                if prepare is not None:
+                    prepare(engine)
+                if now is None:
+                    store.now = _shifted(clock_offset(engine, utcnow))
+        except BaseException:
+            engine.dispose()
+            raise
         return store
 
     @property

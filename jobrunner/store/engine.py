@@ -14,9 +14,14 @@ SQLite is the default and must survive several worker processes on one file:
 pysqlite's own transaction handling is switched off and SQLAlchemy emits ``BEGIN`` itself (the
 recipe from SQLAlchemy's SQLite notes), which is what lets us choose ``IMMEDIATE``.
 
-PostgreSQL needs nothing special: ``FOR UPDATE SKIP LOCKED`` is emitted by SQLAlchemy there and
-ignored on SQLite; ``INSERT ... ON CONFLICT DO NOTHING`` and the migration lock differ by
-dialect and live here.
+PostgreSQL needs little: ``FOR UPDATE SKIP LOCKED`` is emitted by SQLAlchemy there and ignored
+on SQLite; ``INSERT ... ON CONFLICT DO NOTHING`` and the migration lock differ by dialect and live
+here. A PostgreSQL database is shared by workers on many machines, so it is never migrated
+implicitly (:func:`migrates_implicitly`): a worker of a newer jobrunner must not change the schema
+under running older ones; ``jobrunner db upgrade`` does it, once, on purpose. Connections time out
+after :data:`PG_CONNECT_TIMEOUT_S` instead of libpq's "wait forever", and a server that cannot be
+reached is reported in one line naming host, port and database (never the password). Leases
+are judged by the database server's clock there (:func:`clock_offset`), not by each machine's.
 
 All calls are blocking; the store is thread-safe (one engine, a pool of connections), so async
 callers run it with ``anyio.to_thread.run_sync``.
@@ -24,9 +29,11 @@ callers run it with ``anyio.to_thread.run_sync``.
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +48,8 @@ from jobrunner.errors import DatabaseUnavailableError, StoreError
 
 #: how long a SQLite writer waits for the lock before giving up
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+#: how long opening a PostgreSQL connection may take (``?connect_timeout=`` in the URL wins)
+PG_CONNECT_TIMEOUT_S = 10
 
 _WRITE = "jobrunner_write"
 _MIGRATION_LOCK_KEY = 0x6A6F6272  # "jobr": a constant advisory-lock key for migrations
@@ -81,7 +90,7 @@ def create_engine(url: str) -> Engine:
     try:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(parsed)
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=_pg_connect_args(parsed))
     except NoSuchModuleError as exc:
         raise DatabaseUnavailableError(
             f"no driver for {parsed.drivername!r} (PostgreSQL needs jobrunner[postgres])"
@@ -90,6 +99,51 @@ def create_engine(url: str) -> Engine:
         raise DatabaseUnavailableError(
             f"database driver for {parsed.drivername!r} is not installed: {exc}"
         ) from exc
+
+
+def _pg_connect_args(url: URL) -> dict[str, Any]:
+    if url.get_backend_name() != "postgresql":
+        return {}
+    defaults = {"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": "jobrunner"}
+    return {key: value for key, value in defaults.items() if key not in url.query}
+
+
+def migrates_implicitly(engine: Engine) -> bool:
+    """Whether opening the store may apply pending migrations by itself.
+
+    SQLite: yes (a file is normally used by one machine; first use creates it). PostgreSQL: no,
+    the schema of a shared queue changes only through ``jobrunner db upgrade``.
+    """
+    return engine.dialect.name == "sqlite"
+
+
+def clock_offset(engine: Engine, local: Callable[[], datetime]) -> timedelta:
+    """How far the database server's clock is ahead of ``local`` (zero on SQLite).
+
+    On a shared PostgreSQL a lease written by one machine is judged expired by another, so
+    every store reads time as the server tells it: ``local() + offset``. Without that, a worker
+    whose clock runs a minute fast would reap everybody's live leases, and one running slow
+    would keep a dead worker's jobs locked for as long. One round trip, at open.
+    """
+    if engine.dialect.name != "postgresql":
+        return timedelta(0)
+    with engine.connect() as conn:
+        before = local()
+        server: datetime = conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
+        after = local()
+    return server - (before + (after - before) / 2)
+
+
+def describe_server(url: URL) -> str:
+    """Where ``url`` points, for error messages: host, port, database, user; no password."""
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite database {url.database or ':memory:'}"
+    host = url.host or url.query.get("host") or "the local socket"
+    if isinstance(host, tuple):
+        host = ",".join(host)
+    port = url.port or url.query.get("port") or 5432
+    user = f', user "{url.username}"' if url.username else ""
+    return f'PostgreSQL at {host}:{port} (database "{url.database or url.username}"{user})'
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -163,6 +217,19 @@ def insert_ignoring_conflicts(conn: Connection, table: sa.Table, *index_elements
     raise StoreError(f"unsupported database dialect {name!r} (use SQLite or PostgreSQL)")
 
 
+def pick_once(select: sa.Select[Any], name: str) -> sa.CTE:
+    """A row-picking ``SELECT ... LIMIT n FOR UPDATE SKIP LOCKED`` evaluated once per statement.
+
+    Inline (``UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)``) PostgreSQL
+    may plan the subquery as the inner side of a nested-loop semi join and re-run it for every
+    outer row; each re-run skips the rows this statement has just updated and locks the next
+    ones, so ``claim(1)`` took every queued job. As a materialized CTE it runs exactly once.
+    SQLite evaluates an uncorrelated ``IN`` subquery once anyway (and ``AS MATERIALIZED`` needs
+    SQLite 3.35), so the keyword is emitted for PostgreSQL only.
+    """
+    return select.cte(name).prefix_with("MATERIALIZED", dialect="postgresql")
+
+
 def lock_for_migration(conn: Connection) -> None:
     """Serialise concurrent migrators for the rest of ``conn``'s (write) transaction.
 
@@ -173,6 +240,10 @@ def lock_for_migration(conn: Connection) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
 
 
+#: libpq's preamble before the reason ("connection failed: connection to server at ... failed: ")
+_CONNECT_FAILED = re.compile(r"^.*\bfailed: ")
+
+
 @contextmanager
 def translate_errors(url: str | URL) -> Iterator[None]:
     """Turn driver errors into the store's errors, once, at the boundary."""
@@ -180,6 +251,13 @@ def translate_errors(url: str | URL) -> Iterator[None]:
         yield
     except DBAPIError as exc:
         detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        parsed = url if isinstance(url, URL) else parse_url(url)
+        if exc.statement is None and parsed.get_backend_name() == "postgresql":
+            # no statement: opening the connection failed (refused, DNS, auth, no such database)
+            reason = _CONNECT_FAILED.sub("", detail)
+            raise DatabaseUnavailableError(
+                f"cannot connect to {describe_server(parsed)}: {reason}"
+            ) from exc
         if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
             raise DatabaseUnavailableError(f"database {redact(url)}: {detail}") from exc
         raise StoreError(f"database {redact(url)}: {detail}") from exc

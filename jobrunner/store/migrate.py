@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from jobrunner.errors import MigrationError
 from jobrunner.resources import data_dir
-from jobrunner.store.engine import begin_read, begin_write, lock_for_migration
+from jobrunner.store.engine import begin_read, begin_write, lock_for_migration, redact
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,24 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
             except CommandError as exc:
                 raise MigrationError(f"migration failed: {exc}") from exc
     return before, head
+
+
+def check_current(engine: Engine) -> None:
+    """Refuse a database whose schema is not at this jobrunner's head (nothing is changed)."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    _check_known(current)
+    where = redact(engine.url)
+    if current is None:
+        raise MigrationError(
+            f"database {where} has no jobrunner schema yet: run `jobrunner db upgrade`"
+        )
+    raise MigrationError(
+        f"database {where} is at schema revision {current}, this jobrunner needs {head}: "
+        "run `jobrunner db upgrade`"
+    )
 
 
 def ensure_current(engine: Engine) -> None:

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from jobrunner.errors import LeaseLostError, StaleStateError, StoreError
-from jobrunner.store.engine import insert_ignoring_conflicts
+from jobrunner.store.engine import insert_ignoring_conflicts, pick_once
 from jobrunner.store.records import (
     AttemptOutcome,
     AttemptRecord,
@@ -181,9 +181,10 @@ def _claim_statement(by_label: bool) -> sa.Update:
     )
     if by_label:
         pick = pick.where(jobs.c.label == sa.bindparam("label_"))
+    picked = pick_once(pick, "picked")
     return (
         sa.update(jobs)
-        .where(jobs.c.id.in_(pick.scalar_subquery()), jobs.c.status == _QUEUED)
+        .where(jobs.c.id.in_(sa.select(picked.c.id)), jobs.c.status == _QUEUED)
         .values(
             status=_RUNNING,
             lease_owner=sa.bindparam("owner"),
@@ -209,8 +210,9 @@ def claim(
 ) -> list[ClaimedJob]:
     """Lease up to ``n`` runnable queued jobs to ``owner`` (highest priority, oldest first).
 
-    One statement: ``UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)
-    RETURNING ...``. ``attempts`` is incremented here, so a worker that dies mid-job has used
+    One statement: ``WITH picked AS (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED) UPDATE ...
+    WHERE id IN (SELECT id FROM picked) RETURNING ...`` (see ``engine.pick_once`` for why the
+    pick is a CTE). ``attempts`` is incremented here, so a worker that dies mid-job has used
     the attempt.
     """
     if n <= 0:
@@ -241,6 +243,7 @@ def claim(
             attempts_left=r["max_attempts"] - (r["attempts"] - r["attempt_base"]),
             lease_owner=owner,
             lease_expires_at=r["lease_expires_at"],
+            budget_attempt=r["attempts"] - r["attempt_base"],
         )
         for r in rows
     ]

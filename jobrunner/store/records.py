@@ -104,6 +104,8 @@ class ClaimedJob:
     attempts_left: int
     lease_owner: str
     lease_expires_at: datetime
+    #: this attempt's number within the current budget (1 = first since enqueue or requeue)
+    budget_attempt: int = 1
 
 
 @dataclass(frozen=True)

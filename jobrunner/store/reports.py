@@ -235,11 +235,21 @@ class FailureReason:
 
 @dataclass(frozen=True)
 class WorkerView:
-    """A lease owner (``host:pid:uuid8``) that holds running jobs."""
+    """A worker process seen through its leases: an owner (``host:pid:uuid8``, see
+    ``records.make_owner``) holding running jobs, one realtime session each.
+
+    ``live`` is False when every lease it holds has expired: it crashed, hung or lost the
+    database, and the next reap (any worker's) puts its jobs back in the queue. ``host`` and
+    ``pid`` are ``None`` for an owner written in another format.
+    """
 
     owner: str
     running: int
     lease_expires_at: datetime | None  # the latest of its leases
+    host: str | None = None
+    pid: int | None = None
+    job_ids: tuple[int, ...] = ()  # the jobs it is running (its sessions), lowest id first
+    live: bool = True
 
 
 @dataclass(frozen=True)
@@ -307,12 +317,6 @@ def status_report(conn: Connection, now: datetime, *, top: int = 5) -> StatusRep
         .order_by(sa.desc("n"), jobs.c.error_kind, jobs.c.last_error)
         .limit(top)
     )
-    workers = conn.execute(
-        sa.select(jobs.c.lease_owner, sa.func.count(), sa.func.max(jobs.c.lease_expires_at))
-        .where(jobs.c.status == JobState.RUNNING.value, jobs.c.lease_owner.is_not(None))
-        .group_by(jobs.c.lease_owner)
-        .order_by(jobs.c.lease_owner)
-    )
     return StatusReport(
         generated_at=now,
         total_jobs=sum(s.jobs for s in states),
@@ -321,5 +325,49 @@ def status_report(conn: Connection, now: datetime, *, top: int = 5) -> StatusRep
         queued_waiting=int(waiting),
         oldest_queued=None if oldest_row is None else job_view(oldest_row),
         top_failures=tuple(FailureReason(kind, reason, int(n)) for kind, reason, n in failures),
-        workers=tuple(WorkerView(owner, int(n), expires) for owner, n, expires in workers),
+        workers=worker_sessions(conn, now),
     )
+
+
+# -- workers ----------------------------------------------------------------------------------
+
+
+def parse_owner(owner: str) -> tuple[str | None, int | None]:
+    """``(host, pid)`` of a ``host:pid:uuid8`` lease owner; ``(None, None)`` for other forms."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None, None
+    return parts[0], int(parts[1])
+
+
+def worker_sessions(conn: Connection, now: datetime) -> tuple[WorkerView, ...]:
+    """Every lease owner holding running jobs, with its jobs, by owner.
+
+    The store has no worker table: a worker exists for others exactly as long as it holds
+    leases, on whichever machine it runs, which is what a shared PostgreSQL queue needs.
+    """
+    rows = conn.execute(
+        sa.select(jobs.c.lease_owner, jobs.c.id, jobs.c.lease_expires_at)
+        .where(jobs.c.status == JobState.RUNNING.value, jobs.c.lease_owner.is_not(None))
+        .order_by(jobs.c.lease_owner, jobs.c.id)
+    )
+    held: dict[str, list[tuple[int, datetime | None]]] = {}
+    for owner, job_id, expires in rows:
+        held.setdefault(owner, []).append((job_id, expires))
+    views = []
+    for owner, leases in held.items():
+        expiries = [e for _, e in leases if e is not None]
+        latest = max(expiries, default=None)
+        host, pid = parse_owner(owner)
+        views.append(
+            WorkerView(
+                owner=owner,
+                running=len(leases),
+                lease_expires_at=latest,
+                host=host,
+                pid=pid,
+                job_ids=tuple(job_id for job_id, _ in leases),
+                live=latest is not None and latest >= now,
+            )
+        )
+    return tuple(views)

@@ -2,16 +2,16 @@
 
 Keyset pagination on ``jobs.id`` (never ``OFFSET``), one short read transaction per page, so a
 long export never pins a snapshot or holds a connection between pages, and a million turns cost
-no more memory than one page of jobs.
+no more memory than one page (at most ``page_size`` jobs and, unless a single job has more,
+``max_turns`` turns).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,9 +20,11 @@ from jobrunner.store.reports import JOB_COLUMNS, JobView, job_filters, job_view
 from jobrunner.store.schema import attempts, jobs, transcripts, turns
 
 
-@dataclass(frozen=True)
-class TurnView:
-    index: int
+class TurnView(NamedTuple):
+    """One stored turn. A named tuple, not a dataclass: an export builds a million of them,
+    and a frozen dataclass costs several times more to construct."""
+
+    index: int  # type: ignore[assignment]  # shadows tuple.index(), which no caller needs
     channel: int
     transcript: str
     start_audio_s: float | None
@@ -53,15 +55,21 @@ class ExportJob:
     turns: tuple[TurnView, ...]
 
 
-_TURN_FIELDS = tuple(f.name for f in dataclasses.fields(TurnView))
+#: the turn columns in :class:`TurnView` field order
+_TURN_COLUMNS = tuple(turns.c.turn_index if n == "index" else turns.c[n] for n in TurnView._fields)
 
 
 def _export_page(
-    conn: Connection, after_id: int, where: Sequence[sa.ColumnElement[bool]], page_size: int
+    conn: Connection,
+    after_id: int,
+    where: Sequence[sa.ColumnElement[bool]],
+    page_size: int,
+    max_turns: int,
 ) -> list[ExportJob]:
     rows = (
         conn.execute(
-            sa.select(*JOB_COLUMNS, jobs.c.settings)
+            sa.select(*JOB_COLUMNS, jobs.c.settings, transcripts.c.turn_count)
+            .select_from(jobs.outerjoin(transcripts, transcripts.c.job_id == jobs.c.id))
             .where(jobs.c.id > after_id, *where)
             .order_by(jobs.c.id)
             .limit(page_size)
@@ -71,6 +79,12 @@ def _export_page(
     )
     if not rows:
         return []
+    total = 0
+    for n, r in enumerate(rows):  # long recordings: fewer jobs per page (at least one)
+        total += r["turn_count"] or 0
+        if total > max_turns and n > 0:
+            rows = rows[:n]
+            break
     ids = [r["id"] for r in rows]
     texts = {
         job_id: (text, number, attempt_id)
@@ -102,13 +116,12 @@ def _export_page(
     }
     by_job: dict[int, list[TurnView]] = {job_id: [] for job_id in ids}
     turn_rows = conn.execute(
-        sa.select(turns.c.job_id, *(turns.c[name] for name in _TURN_FIELDS if name != "index"))
-        .add_columns(turns.c.turn_index.label("index"))
+        sa.select(turns.c.job_id, *_TURN_COLUMNS)
         .where(turns.c.job_id.in_(ids))
         .order_by(turns.c.job_id, turns.c.channel, turns.c.turn_index)
-    ).mappings()
-    for t in turn_rows:
-        by_job[t["job_id"]].append(TurnView(**{name: t[name] for name in _TURN_FIELDS}))
+    )
+    for t in turn_rows:  # positional: a million turns make per-row dict building show
+        by_job[t[0]].append(TurnView._make(t[1:]))
     page: list[ExportJob] = []
     for r in rows:
         job_id = r["id"]
@@ -135,8 +148,11 @@ def iter_export(
     states: Iterable[str] | None = None,
     label: str | None = None,
     page_size: int = 200,
+    max_turns: int = 20_000,
 ) -> Iterator[ExportJob]:
-    """Every matching job in id order with transcript and turns, ``page_size`` jobs at a time.
+    """Every matching job in id order with transcript and turns, ``page_size`` jobs at a time
+    but no more than ``max_turns`` turns (unless one job alone has more), so memory stays
+    bounded however long the recordings are.
 
     ``read`` opens a short read transaction (``Store`` passes its own); one is used per page.
     """
@@ -144,8 +160,9 @@ def iter_export(
     after_id = 0
     while True:
         with read() as conn:
-            page = _export_page(conn, after_id, where, page_size)
+            page = _export_page(conn, after_id, where, page_size, max_turns)
         if not page:
             return
-        yield from page
         after_id = page[-1].job.id
+        yield from page
+        del page  # before the next page is read: never two pages in memory

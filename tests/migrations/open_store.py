@@ -1,4 +1,5 @@
-"""Helper process: wait for a line on stdin, open the store (migrating it), print the revision."""
+"""Helper process: wait for a line on stdin, open the store migrating it (as SQLite's first use
+and `jobrunner db upgrade` do), print the revision."""
 
 from __future__ import annotations
 
@@ -9,6 +10,6 @@ from jobrunner.store import Store
 sys.stdout.write("ready\n")
 sys.stdout.flush()
 sys.stdin.readline()
-with Store.open(sys.argv[1]) as store:
+with Store.open(sys.argv[1], migrate_schema=True) as store:
     store.enqueue_many([])
     sys.stdout.write(f"{store.revision()}\n")

@@ -51,10 +51,10 @@ def test_a_database_from_a_newer_jobrunner_is_refused(store_url: str) -> None:
 
 
 @pytest.mark.slow
-def test_processes_meeting_a_new_database_migrate_it_once(store_url: str) -> None:
+def test_processes_meeting_a_new_database_migrate_it_once(empty_store_url: str) -> None:
     procs = [
         subprocess.Popen(
-            [sys.executable, str(OPENER), store_url],
+            [sys.executable, str(OPENER), empty_store_url],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
