@@ -30,6 +30,9 @@ COMMANDS: dict[str, str] = {
     "db": "jobrunner.cli.db:db_command",
     "transcribe": "jobrunner.cli.transcribe:transcribe",
     "serve": "jobrunner.cli.serve:serve_command",
+    "run": "jobrunner.cli.run:run_command",
+    "retry": "jobrunner.cli.retry:retry_command",
+    "cancel": "jobrunner.cli.cancel:cancel_command",
 }
 
 

@@ -1,0 +1,61 @@
+"""``jobrunner retry``: queue failed (or cancelled, or with --force succeeded) jobs again."""
+
+from __future__ import annotations
+
+import click
+
+from jobrunner.cli import AppContext
+from jobrunner.cli.selection import selector
+from jobrunner.store import JobState, Store
+
+
+@click.command("retry")
+@click.argument("jobs", nargs=-1, metavar="[JOB_ID|PATH]...")
+@click.option("--failed", is_flag=True, help="Failed jobs (the default when no state is given).")
+@click.option("--cancelled", is_flag=True, help="Cancelled jobs.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Succeeded jobs too (the old transcript stays until a new attempt succeeds).",
+)
+@click.option("--label", metavar="NAME", help="Only jobs with this label.")
+@click.pass_obj
+def retry_command(
+    app: AppContext,
+    jobs: tuple[str, ...],
+    failed: bool,
+    cancelled: bool,
+    force: bool,
+    label: str | None,
+) -> None:
+    """Queue jobs again with a fresh attempt budget; the next `jobrunner run` does them.
+
+    Without JOB_ID/PATH every failed job (of --label) is queued again; name jobs to pick
+    some. --cancelled takes cancelled jobs instead (with --failed: both). --force also
+    re-runs succeeded jobs: the old transcript stays until the new attempt succeeds, and a
+    failed re-run leaves it in place. Queued, running and invalid jobs are never touched
+    (fix an invalid file and enqueue it again).
+
+    \b
+    Examples:
+      jobrunner retry                      # every failed job
+      jobrunner retry 12 15 ~/calls/a.wav  # these, if failed
+      jobrunner retry --cancelled --label calls
+      jobrunner retry --force 12           # re-run job 12 whatever its state
+      jobrunner run --retry-failed         # retry every failed job and run, in one go
+    """
+    states: list[JobState] = []
+    if failed or not cancelled:
+        states.append(JobState.FAILED)
+    if cancelled:
+        states.append(JobState.CANCELLED)
+    if force:
+        states.append(JobState.SUCCEEDED)
+    chosen = None if force and jobs and not (failed or cancelled) else tuple(states)
+    with Store.open(app.settings().db_url) as store:
+        ids = store.requeue(selector(jobs, label=label, states=chosen), force=force)
+    if not ids:
+        click.echo("retry: no job matched (only failed/cancelled jobs, or succeeded with --force)")
+        return
+    shown = ", ".join(f"#{i}" for i in ids[:20]) + (" ..." if len(ids) > 20 else "")
+    click.echo(f"retry: {len(ids)} jobs queued again ({shown}); `jobrunner run` does them")

@@ -1,0 +1,130 @@
+"""``jobrunner run``: drain the queue (see :mod:`jobrunner.worker`)."""
+
+from __future__ import annotations
+
+import click
+
+from jobrunner.cli import AppContext
+from jobrunner.progress import choose_reporter
+from jobrunner.store import Store
+from jobrunner.worker import RunOptions, run_queue
+
+
+@click.command("run")
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Most sessions at once (default from the profile: 4; plans allow 8/12/20/60).",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Attempts per job in this run (lowers the budget set at enqueue).",
+)
+@click.option(
+    "--pace", type=float, metavar="X", help="Realtime factor (default 1.0; above 1 for tests)."
+)
+@click.option("--base-url", metavar="URL", help="Service URL (e.g. http://127.0.0.1:8765).")
+@click.option("--label", metavar="NAME", help="Only jobs with this label.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), metavar="N", help="Claim at most N jobs, then finish."
+)
+@click.option(
+    "--grace-seconds",
+    type=click.FloatRange(min=0),
+    metavar="S",
+    help="After Ctrl-C, how long running sessions may finish (default from the profile).",
+)
+@click.option("--retry-failed", is_flag=True, help="Queue failed jobs again first (fresh budget).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON line per job outcome on stdout (below)."
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Live progress on stderr (default: only when stderr is a terminal).",
+)
+@click.pass_obj
+def run_command(
+    app: AppContext,
+    concurrency: int | None,
+    max_attempts: int | None,
+    pace: float | None,
+    base_url: str | None,
+    label: str | None,
+    limit: int | None,
+    grace_seconds: float | None,
+    retry_failed: bool,
+    quiet: bool,
+    as_json: bool,
+    progress: bool | None,
+) -> None:
+    """Transcribe the queued jobs through at most N realtime sessions at once.
+
+    Jobs are claimed as sessions free up; each is streamed at realtime pace and its
+    transcript, turns and attempt are stored in one transaction. Failures after streaming
+    began are retried later with backoff (a new session from the start of the file); 4xx
+    errors and undecodable audio fail the job at once; 429s lower the live concurrency. The
+    run ends when nothing is queued (jobs waiting for a retry backoff are waited for) and
+    nothing runs here.
+
+    The first 401/402/403 stops the run: the other jobs stay queued (exit 3). Ctrl-C or
+    SIGTERM stops claiming and lets running sessions finish for --grace-seconds; a second
+    Ctrl-C stops them at once and puts their jobs back in the queue without costing an
+    attempt (exit 130). After a crash or kill -9, run again: expired leases are reaped and
+    their jobs run again.
+
+    \b
+    Examples:
+      jobrunner run -c 8
+      jobrunner run --label calls --limit 100
+      jobrunner run --retry-failed
+      jobrunner --profile local run --pace 1 --json | jq -r 'select(.outcome=="failed").path'
+
+    \b
+    Exit codes: 0 every job handled succeeded, 1 some failed or were invalid,
+    2 usage/configuration/database, 3 authentication or credits (401/402/403),
+    130 interrupted.
+
+    \b
+    --json prints one object per attempt outcome: {"schema": "jobrunner.run/1", job_id,
+      path, label, outcome: succeeded|retry|failed|invalid|released|cancelled|lost,
+      attempt, duration_s, audio_s (sent), wall_s, turns, transcript (on success),
+      error_kind, reason, run_after (retry), request_id}.
+    """
+    settings = app.settings(
+        concurrency=concurrency, pace=pace, base_url=base_url, grace_seconds=grace_seconds
+    )
+    options = RunOptions(
+        label=label,
+        limit=limit,
+        max_attempts=max_attempts,
+        retry_failed=retry_failed,
+        handle_signals=True,
+    )
+    reporter = choose_reporter(quiet=quiet, as_json=as_json, progress=progress)
+    with Store.open(settings.db_url) as store, reporter:
+        summary = run_queue(
+            settings,
+            store,
+            options=options,
+            on_outcome=reporter.on_outcome,
+            on_progress=reporter.on_progress,
+        )
+    if not quiet:
+        if summary.requeued_failed:
+            click.echo(f"run: {summary.requeued_failed} failed jobs queued again", err=True)
+        click.echo(summary.line(), err=True)
+        if summary.others_running:
+            click.echo(
+                f"run: {summary.others_running} jobs are running under other workers' leases; "
+                "if that worker died, run again once its leases have expired",
+                err=True,
+            )
+    if summary.stop_error is not None:
+        raise summary.stop_error
+    click.get_current_context().exit(summary.exit_code)

@@ -1,0 +1,148 @@
+"""How ``jobrunner run`` shows itself: a live rich display on stderr, JSON lines on stdout, or
+one line per failure.
+
+* :class:`LiveProgress` (a TTY, or ``--progress``): files done/total, audio hours done/total,
+  ETA, live sessions against the live limit and the ceiling, retries and failures; failures are
+  printed above the bars as they happen. Totals include jobs queued by others meanwhile.
+* :class:`JsonLines` (``--json``): one ``JobOutcome.to_json()`` object per attempt outcome on
+  stdout, flushed at once, for scripts (``jq``).
+* :class:`PlainLines` (no TTY): one stderr line per job that failed or was invalid, nothing else.
+
+ETA: the remaining audio (queued, plus what running sessions still have to send) over the
+audio the run gets through per second: ``pace`` x realtime per session, as many sessions as the
+live limit allows and jobs remain. Connect and drain time are not in it, so it is a lower bound
+for short files. The API key never appears here: nothing printed carries settings.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from types import TracebackType
+from typing import Protocol
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
+
+from jobrunner.enqueue import format_duration
+from jobrunner.outcomes import JobOutcome, RunSnapshot
+
+
+class Reporter(Protocol):
+    def on_outcome(self, outcome: JobOutcome) -> None: ...
+
+    def on_progress(self, snapshot: RunSnapshot) -> None: ...
+
+    def __enter__(self) -> Reporter: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def failure_line(outcome: JobOutcome) -> str:
+    return f"{outcome.outcome:<8} #{outcome.job_id} {outcome.path}: {outcome.reason}"
+
+
+class _Quiet:
+    def on_outcome(self, outcome: JobOutcome) -> None:
+        pass
+
+    def on_progress(self, snapshot: RunSnapshot) -> None:
+        pass
+
+    def __enter__(self) -> _Quiet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class PlainLines(_Quiet):
+    def on_outcome(self, outcome: JobOutcome) -> None:
+        if outcome.outcome in ("failed", "invalid"):
+            click.echo(failure_line(outcome), err=True)
+
+
+class JsonLines(_Quiet):
+    def on_outcome(self, outcome: JobOutcome) -> None:
+        sys.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
+class LiveProgress(_Quiet):
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("{task.description:<5}"),
+            BarColumn(bar_width=30),
+            TextColumn("{task.fields[count]:>17}"),
+            TextColumn("{task.fields[detail]}"),
+            console=self.console,
+            refresh_per_second=4,
+        )
+        self.files: TaskID = self.progress.add_task("files", total=None, count="", detail="")
+        self.audio: TaskID = self.progress.add_task("audio", total=None, count="", detail="")
+
+    def __enter__(self) -> LiveProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def on_outcome(self, outcome: JobOutcome) -> None:
+        if outcome.outcome in ("failed", "invalid"):
+            self.progress.console.print(failure_line(outcome), markup=False, highlight=False)
+
+    def on_progress(self, s: RunSnapshot) -> None:
+        live = f"live {s.running}/{s.limit}"
+        if s.limit < s.ceiling:
+            live += f" (max {s.ceiling})"
+        failed = s.failed + s.invalid
+        detail = f"{live} · {s.retries} retries · {failed} failed"
+        if s.stopping:
+            detail += " · stopping"
+        self.progress.update(
+            self.files,
+            completed=s.jobs_done,
+            total=max(1, s.jobs_total),
+            count=f"{s.jobs_done}/{s.jobs_total}",
+            detail=detail,
+        )
+        done_h, total_h = s.done_audio_s / 3600, s.audio_total_s / 3600
+        eta = s.eta_s
+        self.progress.update(
+            self.audio,
+            completed=s.done_audio_s,
+            total=max(1e-9, s.audio_total_s),
+            count=f"{done_h:.2f}/{total_h:.2f} h",
+            detail="" if eta is None else f"ETA {format_duration(eta)}",
+        )
+
+
+def choose_reporter(*, quiet: bool, as_json: bool, progress: bool | None) -> Reporter:
+    """``--json`` wins stdout; the live display goes to stderr when stderr is a TTY (or
+    ``--progress``), never with ``--quiet`` or, unless forced, with ``--json``."""
+    if as_json:
+        if progress:
+            return _JsonAndLive(Console(stderr=True, force_terminal=True))
+        return JsonLines()
+    if quiet:
+        return _Quiet()
+    if progress or (progress is None and sys.stderr.isatty()):
+        return LiveProgress(Console(stderr=True, force_terminal=bool(progress) or None))
+    return PlainLines()
+
+
+class _JsonAndLive(LiveProgress):
+    def on_outcome(self, outcome: JobOutcome) -> None:
+        JsonLines().on_outcome(outcome)
+        super().on_outcome(outcome)
+
+
+__all__ = ["JsonLines", "LiveProgress", "PlainLines", "Reporter", "choose_reporter"]

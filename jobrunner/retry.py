@@ -1,0 +1,135 @@
+"""What becomes of a job after a failed attempt, and when it may run again: a pure function.
+
+:func:`decide` looks only at its arguments (no clock, no randomness, no I/O), so every branch
+is a unit test. The worker supplies ``now`` from the store's clock and ``jitter`` from its
+random source, then carries the :class:`Decision` out with one store verb.
+
+* 401/402/403 (:class:`AuthenticationError`) or :class:`ConfigError` -> ``STOP``: the job is
+  released and the run stops claiming; it is the key, the plan or the settings, not the file.
+* :class:`SessionCancelled` (shutdown) -> ``RELEASE``: given back, no attempt spent.
+* :class:`AudioError` -> ``INVALID``: ``fail(invalid=True)`` with the reason.
+* a retryable error with budget left -> ``RETRY``: ``retry_later(run_after)``.
+* a retryable error with the budget used up -> ``FAIL`` with the last reason.
+* a permanent error (a 4xx error event) -> ``FAIL`` at once.
+* anything unexpected (a bug) -> like a retryable error, kind ``internal``: one bad job must
+  not end a night's run, and the budget bounds the cost.
+
+Backoff before attempt n+1 (``n`` = failed attempts in the current budget)::
+
+    min(base * 2^(n-1), cap) * (0.75 + 0.25 * jitter)      jitter in [0, 1)
+
+the official SDK's reconnect shape, on the queue's longer scale (``requeue_base_s``,
+``requeue_cap_s``); after a 429 the delay is ``rate_limit_factor`` times longer (cap included):
+the plan's concurrency is full, hammering it again soon only earns more 429s.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from jobrunner.errors import (
+    AudioError,
+    AuthenticationError,
+    ConfigError,
+    JobrunnerError,
+    RateLimitedError,
+    SessionCancelled,
+)
+
+
+class Action(enum.StrEnum):
+    RETRY = "retry"
+    FAIL = "fail"
+    INVALID = "invalid"
+    RELEASE = "release"
+    STOP = "stop"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Settings ``requeue_base_s``, ``requeue_cap_s``, ``rate_limit_factor``."""
+
+    base_s: float = 2.0
+    cap_s: float = 300.0
+    rate_limit_factor: float = 4.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    kind: str
+    """Short machine-readable error kind for ``jobs.error_kind``/``attempts.error_kind``."""
+    reason: str
+    """One line for ``jobs.last_error``; says when the budget ran out."""
+    run_after: datetime | None = None
+    delay_s: float = 0.0
+
+
+def error_kind(error: BaseException) -> str:
+    return error.kind if isinstance(error, JobrunnerError) else "internal"
+
+
+def describe(error: BaseException) -> str:
+    """One line for a human and for ``last_error``; never a traceback."""
+    if isinstance(error, JobrunnerError):
+        return str(error) or type(error).__name__
+    return f"internal error: {type(error).__name__}: {error}"
+
+
+def classify(error: BaseException) -> Action:
+    """The action by error class alone (before the attempt budget is considered)."""
+    if isinstance(error, AuthenticationError | ConfigError):
+        return Action.STOP
+    if isinstance(error, SessionCancelled):
+        return Action.RELEASE
+    if isinstance(error, AudioError):
+        return Action.INVALID
+    if isinstance(error, JobrunnerError):
+        return Action.RETRY if error.retryable else Action.FAIL
+    return Action.RETRY
+
+
+def backoff_s(policy: RetryPolicy, failures: int, error: BaseException, jitter: float) -> float:
+    """Seconds to wait after ``failures`` failed attempts, the last one being ``error``."""
+    exponent = max(0, failures - 1)
+    ceiling = policy.cap_s if exponent > 60 else min(policy.base_s * 2**exponent, policy.cap_s)
+    delay = ceiling * (0.75 + 0.25 * min(max(jitter, 0.0), 1.0))
+    if isinstance(error, RateLimitedError):
+        delay *= policy.rate_limit_factor
+    return delay
+
+
+def decide(
+    policy: RetryPolicy,
+    *,
+    attempt: int,
+    attempts_left: int,
+    error: BaseException,
+    now: datetime,
+    jitter: float,
+) -> Decision:
+    """The fate of a job whose attempt number ``attempt`` (within its current budget) failed
+    with ``error``, with ``attempts_left`` attempts still allowed after it."""
+    action = classify(error)
+    kind, reason = error_kind(error), describe(error)
+    if action is not Action.RETRY:
+        return Decision(action, kind, reason)
+    if attempts_left <= 0:
+        tries = "attempt" if attempt == 1 else "attempts"
+        return Decision(Action.FAIL, kind, f"{reason} (gave up after {attempt} {tries})")
+    delay = backoff_s(policy, attempt, error, jitter)
+    return Decision(Action.RETRY, kind, reason, now + timedelta(seconds=delay), delay)
+
+
+__all__ = [
+    "Action",
+    "Decision",
+    "RetryPolicy",
+    "backoff_s",
+    "classify",
+    "decide",
+    "describe",
+    "error_kind",
+]

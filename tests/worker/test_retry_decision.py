@@ -1,0 +1,106 @@
+"""The pure retry decision: action by error class, budget, backoff growth, cap, 429 factor."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jobrunner.errors import (
+    AudioError,
+    AuthenticationError,
+    ConfigError,
+    ConnectionLostError,
+    DrainError,
+    JobrunnerError,
+    RateLimitedError,
+    RequestRejectedError,
+    ServerErrorEvent,
+    SessionCancelled,
+    StallError,
+)
+from jobrunner.retry import Action, Decision, RetryPolicy, backoff_s, decide
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+POLICY = RetryPolicy(base_s=2.0, cap_s=300.0, rate_limit_factor=4.0)
+
+
+def run_decide(
+    error: BaseException, *, attempt: int = 1, left: int = 3, jitter: float = 1.0
+) -> Decision:
+    return decide(POLICY, attempt=attempt, attempts_left=left, error=error, now=NOW, jitter=jitter)
+
+
+@pytest.mark.parametrize(
+    ("error", "action"),
+    [
+        (ConnectionLostError("1006"), Action.RETRY),
+        (StallError("quiet"), Action.RETRY),
+        (DrainError("short"), Action.RETRY),
+        (ServerErrorEvent("500", http_status=500), Action.RETRY),
+        (RateLimitedError("429", http_status=429), Action.RETRY),
+        (RequestRejectedError("bad encoding", http_status=400), Action.FAIL),
+        (AudioError("/a.wav", "truncated"), Action.INVALID),
+        (AuthenticationError("401", http_status=401), Action.STOP),
+        (ConfigError("bad url"), Action.STOP),
+        (SessionCancelled("shutdown"), Action.RELEASE),
+        (RuntimeError("a bug"), Action.RETRY),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
+)
+def test_the_action_follows_the_error_class(error: BaseException, action: Action) -> None:
+    decision = run_decide(error)
+    assert decision.action is action
+    assert (decision.run_after is not None) is (action is Action.RETRY)
+
+
+def test_a_retry_runs_after_the_backoff_and_keeps_the_reason() -> None:
+    decision = run_decide(ConnectionLostError("connection lost: close code 1006"), attempt=1)
+    assert decision.run_after == NOW + timedelta(seconds=2.0)
+    assert decision.kind == "connection_lost"
+    assert decision.reason == "connection lost: close code 1006"
+
+
+def test_the_budget_used_up_fails_the_job_with_the_last_reason() -> None:
+    decision = run_decide(StallError("server silent"), attempt=5, left=0)
+    assert decision.action is Action.FAIL and decision.run_after is None
+    assert decision.kind == "stall"
+    assert decision.reason == "server silent (gave up after 5 attempts)"
+
+
+def test_an_unexpected_error_is_retried_as_internal() -> None:
+    decision = run_decide(KeyError("x"))
+    assert decision.kind == "internal" and "KeyError" in decision.reason
+
+
+def test_backoff_doubles_then_stops_at_the_cap() -> None:
+    error = ConnectionLostError("x")
+    delays = [backoff_s(POLICY, n, error, jitter=1.0) for n in range(1, 12)]
+    assert delays[:5] == [2.0, 4.0, 8.0, 16.0, 32.0]
+    assert delays[-1] == 300.0 and max(delays) == 300.0
+    assert backoff_s(POLICY, 10_000, error, jitter=1.0) == 300.0  # no overflow
+
+
+def test_a_429_backs_off_rate_limit_factor_times_longer() -> None:
+    plain = backoff_s(POLICY, 3, ServerErrorEvent("500"), jitter=0.5)
+    limited = backoff_s(POLICY, 3, RateLimitedError("429"), jitter=0.5)
+    assert limited == pytest.approx(4.0 * plain)
+
+
+@given(
+    failures=st.integers(min_value=1, max_value=200),
+    jitter=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_jitter_stays_within_three_quarters_and_the_full_delay(
+    failures: int, jitter: float
+) -> None:
+    error = JobrunnerError("x")
+    full = backoff_s(POLICY, failures, error, jitter=1.0)
+    assert 0.75 * full - 1e-9 <= backoff_s(POLICY, failures, error, jitter=jitter) <= full
+
+
+def test_the_decision_is_a_pure_function_of_its_arguments() -> None:
+    error = DrainError("short")
+    assert run_decide(error, attempt=2, jitter=0.3) == run_decide(error, attempt=2, jitter=0.3)

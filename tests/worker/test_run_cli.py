@@ -1,0 +1,151 @@
+"""``jobrunner run``/``retry``/``cancel`` through the CLI, in process (click's runner)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from workerkit import enqueue, exported, fast_settings, make_files, profile_file
+
+from jobrunner.cli import cli
+from jobrunner.server import LocalServer
+from jobrunner.store import Store
+
+Serve = Callable[..., LocalServer]
+
+
+def invoke(db_url: str, profile: Path, *args: str, key: str | None = None) -> Result:
+    env = {"CARTESIA_API_KEY": key} if key is not None else {}
+    return CliRunner().invoke(
+        cli, ["--db", db_url, "--profile", str(profile), *args], env=env, catch_exceptions=False
+    )
+
+
+def test_a_wrong_key_stops_the_run_fast_with_exit_3_and_leaves_jobs_queued(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    make_files(tmp_path / "audio", 12)
+    server = serve(api_key="the-right-key-123")
+    settings = fast_settings(server, db_url)
+    enqueue(store, settings, tmp_path / "audio")
+    profile = profile_file(tmp_path, server, concurrency=8)
+    result = invoke(db_url, profile, "run", "--no-progress", key="a-wrong-key-456")
+    assert result.exit_code == 3
+    output = result.output
+    errors = [line for line in output.splitlines() if line.startswith("jobrunner: error:")]
+    assert len(errors) == 1 and "401" in errors[0]
+    assert "a-wrong-key-456" not in output and "the-right-key-123" not in output
+    for job in store.jobs():
+        assert job.state == "queued" and job.attempts == 0
+        assert store.attempts(job.id) == []
+    stats = server.wait_idle()
+    assert stats.upgrades <= 2 and stats.rejected == {401: stats.upgrades}
+
+
+def test_json_lines_one_per_outcome_and_exit_0(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    expected = make_files(tmp_path / "audio", 3)
+    server = serve()
+    enqueue(store, fast_settings(server, db_url), tmp_path / "audio")
+    result = invoke(db_url, profile_file(tmp_path, server), "run", "--json")
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 3
+    for line in lines:
+        assert line["schema"] == "jobrunner.run/1" and line["outcome"] == "succeeded"
+        assert line["transcript"] == "".join(expected[line["path"]])
+        assert line["turns"] == len(expected[line["path"]]) and line["attempt"] == 1
+
+
+def test_forced_progress_renders_and_quiet_prints_nothing(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    make_files(tmp_path / "audio", 2)
+    server = serve()
+    enqueue(store, fast_settings(server, db_url), tmp_path / "audio")
+    profile = profile_file(tmp_path, server)
+    result = invoke(db_url, profile, "run", "--progress")
+    assert result.exit_code == 0
+    assert "files" in result.output and "2/2" in result.output
+    assert "run: 2 succeeded" in result.output
+    quiet = invoke(db_url, profile, "run", "-q")
+    assert quiet.exit_code == 0 and quiet.output == ""
+
+
+def test_retry_gives_failed_jobs_a_fresh_budget_and_force_keeps_the_old_transcript(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    expected = make_files(tmp_path / "audio", 2)
+    first, second = sorted(expected)
+    failing = serve(faults="error_400@0.3=1.0")
+    enqueue(store, fast_settings(failing, db_url), tmp_path / "audio")
+    (tmp_path / "bad").mkdir()
+    bad_profile = profile_file(tmp_path / "bad", failing)
+    good = serve()
+    good_profile = profile_file(tmp_path, good)
+
+    assert invoke(db_url, bad_profile, "run", "-q").exit_code == 1
+    assert {j.state for j in store.jobs()} == {"failed"}
+    # a failed job: `retry` queues it again with a fresh budget, the next run does it
+    out = invoke(db_url, good_profile, "retry", first)
+    assert "1 jobs queued again" in out.output
+    assert invoke(db_url, good_profile, "run", "-q").exit_code == 0
+    jobs = exported(store)
+    assert jobs[first].job.state == "succeeded" and jobs[second].job.state == "failed"
+    assert jobs[first].transcript == "".join(expected[first])
+    # a forced re-run that fails leaves the old transcript in place
+    done_id = str(jobs[first].job.id)
+    out = invoke(db_url, good_profile, "retry", "--force", done_id)
+    assert "1 jobs queued again" in out.output
+    assert invoke(db_url, bad_profile, "run", "-q").exit_code == 1
+    jobs = exported(store)
+    assert jobs[first].job.state == "failed"
+    assert jobs[first].transcript == "".join(expected[first])
+    assert jobs[first].transcript_attempt == 2
+    # forced again against a good server: the new attempt's transcript replaces it
+    invoke(db_url, good_profile, "retry", "--force", done_id)
+    result = invoke(db_url, good_profile, "run", "-q", "--retry-failed")
+    assert result.exit_code == 0
+    jobs = exported(store)
+    assert {e.job.state for e in jobs.values()} == {"succeeded"}
+    assert jobs[first].transcript_attempt == 4 and jobs[first].transcript == "".join(
+        expected[first]
+    )
+    assert jobs[second].transcript == "".join(expected[second])
+
+
+def test_retry_and_cancel_select_by_state_label_id_and_path(
+    tmp_path: Path, store: Store, db_url: str
+) -> None:
+    make_files(tmp_path / "a", 3)
+    settings = fast_settings(None, db_url)
+    enqueue(store, settings, tmp_path / "a", label="a")
+    profile = tmp_path / "p.toml"
+    profile.write_text("lease_ttl_s = 3.0\n")
+    ids = [j.id for j in store.jobs()]
+    paths = [j.path for j in store.jobs()]
+    nothing = invoke(db_url, profile, "cancel")
+    assert nothing.exit_code == 2
+    out = invoke(db_url, profile, "cancel", str(ids[0]), paths[1])
+    assert "2 jobs cancelled" in out.output
+    assert [j.state for j in store.jobs()] == ["cancelled", "cancelled", "queued"]
+    out = invoke(db_url, profile, "retry")  # failed only, by default
+    assert "no job matched" in out.output
+    out = invoke(db_url, profile, "retry", "--cancelled", "--label", "other")
+    assert "no job matched" in out.output
+    out = invoke(db_url, profile, "retry", "--cancelled", "--label", "a")
+    assert "2 jobs queued again" in out.output
+    out = invoke(db_url, profile, "cancel", "--all-queued")
+    assert "3 jobs cancelled" in out.output
+
+
+@pytest.mark.parametrize("command", ["run", "retry", "cancel"])
+def test_help_shows_examples(command: str) -> None:
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and "Examples:" in result.output
+    if command == "run":
+        assert "130 interrupted" in result.output and "3 authentication" in result.output
