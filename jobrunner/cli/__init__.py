@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "run": "jobrunner.cli.run:run_command",
     "retry": "jobrunner.cli.retry:retry_command",
     "cancel": "jobrunner.cli.cancel:cancel_command",
+    "export": "jobrunner.cli.export:export_command",
+    "demo": "jobrunner.cli.demo:demo_command",
 }
 
 

@@ -1,0 +1,121 @@
+"""``jobrunner export``: transcripts out of the job database (see :mod:`jobrunner.export`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import BinaryIO, cast
+
+import click
+
+from jobrunner.cli import AppContext
+from jobrunner.errors import UsageError
+from jobrunner.export import FOLDER_FORMATS, FORMATS, By, Format, export
+from jobrunner.store import STATES, Store
+from jobrunner.store.engine import database_exists, redact
+
+
+@click.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="jsonl",
+    show_default=True,
+    help="jsonl/csv: one document; srt/vtt/txt: one file per job into a folder.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["file", "turn"]),
+    default="file",
+    show_default=True,
+    help="jsonl/csv: one record per job or per turn.",
+)
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([s.value for s in STATES]),
+    help="Only jobs in this state (repeatable; default: every job).",
+)
+@click.option("--label", metavar="NAME", help="Only jobs with this label.")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE|DIR|-",
+    help="Where to write: a file, '-' for stdout (the default for jsonl/csv), or a folder "
+    "for srt/vtt/txt (required there).",
+)
+@click.option("--bom", is_flag=True, help="csv: start with a UTF-8 byte order mark (for Excel).")
+@click.pass_obj
+def export_command(
+    app: AppContext,
+    fmt: str,
+    by: str,
+    states: tuple[str, ...],
+    label: str | None,
+    output: str | None,
+    bom: bool,
+) -> None:
+    """Export jobs with their transcripts and per-turn timings, in id order.
+
+    Every job is exported unless filtered: failed and invalid jobs too, with their reason
+    (error, error_kind) and no transcript. A file is written under a temporary name and renamed
+    when complete, so an interrupted export never leaves a partial file.
+
+    \b
+    Examples:
+      jobrunner export -o transcripts.jsonl
+      jobrunner export --format csv --state succeeded -o out.csv --bom
+      jobrunner export --format csv --by turn -o turns.csv
+      jobrunner export --format srt -o subtitles/
+      jobrunner export --label calls | jq -r 'select(.status == "failed") | .path'
+
+    \b
+    Fields (JSONL keys and CSV columns, in this order; only ever added to):
+      by file: job_id, path, label, status, error_kind, error, duration_s, sample_rate,
+        channels, format, subtype, sha256, encoding, model, request_id, attempts,
+        transcript_attempt, finished_at, turn_count, transcript
+        (JSONL adds turns: [{index, channel, transcript, <timings>}])
+      by turn: job_id, path, label, status, sha256, model, request_id, turn_index, channel,
+        <timings>, transcript
+      timings: start_s, end_s, first_update_s, eager_end_s, updates, eager_ends, resumes,
+        start_wall_s, end_wall_s
+    transcript is the turn texts joined verbatim. start_s/end_s are the seconds of audio sent
+    when turn.start/turn.end arrived (the service sends no timestamps): never before the speech,
+    late by the service's reaction time; end_s includes the closing silence it waits for.
+
+    \b
+    CSV: text fields quoted, numbers not, CRLF; reads back exactly with Python's csv module.
+    srt/vtt/txt: one file per job that has a transcript, named after the audio file
+    (x.wav -> x.srt; a second x.* gets x-<job id>.srt).
+    """
+    if output is None and fmt in FOLDER_FORMATS:
+        raise UsageError(f"--format {fmt} writes one file per job: give -o FOLDER")
+    settings = app.settings()
+    if not database_exists(settings.db_url):
+        raise UsageError(f"no job database at {redact(settings.db_url)} (enqueue files first)")
+    out: Path | BinaryIO
+    if output is None or output == "-":
+        sys.stdout.flush()  # anything click wrote goes first
+        out = sys.stdout.buffer
+    else:
+        out = Path(output).expanduser()
+    with Store.open(settings.db_url) as store:
+        try:
+            summary = export(
+                store,
+                cast(Format, fmt),
+                cast(By, by),
+                states or None,
+                label,
+                out,
+                bom=bom,
+            )
+        except BrokenPipeError:
+            # the reader went away (``| head``): stop quietly, as a pipeline expects
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
+    click.echo(summary.line(), err=True)

@@ -1,0 +1,80 @@
+"""The fast renderers write exactly what ``json`` and ``csv`` would write for the canonical
+values of :mod:`jobrunner.export.fields`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jobrunner.export import csv as export_csv
+from jobrunner.export import jsonl
+from jobrunner.export.fields import (
+    JOB_KEY_LENGTH,
+    NESTED_TURN_FIELDS,
+    TURN_FIELDS,
+    nested_turn,
+    turn_part,
+)
+from jobrunner.store import TurnView
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
+INT = st.integers(min_value=0, max_value=2**31)
+SECONDS = st.one_of(
+    st.none(),
+    st.floats(min_value=0, max_value=1e7),
+    st.integers(0, 10**6).map(lambda n: n * 0.1),  # what the audio clock produces
+)
+TURN = st.builds(
+    TurnView,
+    index=INT,
+    channel=INT,
+    transcript=TEXT,
+    start_audio_s=SECONDS,
+    first_update_audio_s=SECONDS,
+    eager_end_audio_s=SECONDS,
+    end_audio_s=SECONDS,
+    updates=INT,
+    eager_ends=INT,
+    resumes=INT,
+    start_wall_s=SECONDS,
+    end_wall_s=SECONDS,
+)
+VALUE = st.one_of(st.none(), TEXT, st.integers(), st.floats(allow_nan=False, allow_infinity=False))
+
+
+def csv_writer_line(row: list[Any] | tuple[Any, ...]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n").writerow(row)
+    return buffer.getvalue()
+
+
+@given(st.lists(VALUE, min_size=1, max_size=20))
+def test_csv_rows_are_what_csv_writer_writes(row: list[Any]) -> None:
+    assert export_csv.line(tuple(row)) == csv_writer_line(row)
+    [back] = csv.reader(io.StringIO(csv_writer_line(row), newline=""))
+    assert back == ["" if v is None else str(v) for v in row]
+
+
+@given(TURN)
+def test_csv_turn_rows_are_what_csv_writer_writes(turn: TurnView) -> None:
+    assert export_csv.turn_tail(turn) == csv_writer_line(turn_part(turn))
+
+
+@given(TURN)
+def test_nested_turn_json_is_what_json_dumps_writes(turn: TurnView) -> None:
+    obj = dict(zip(NESTED_TURN_FIELDS, nested_turn(turn), strict=True))
+    assert jsonl.nested_turn_json(turn) == json.dumps(obj, ensure_ascii=False)
+
+
+@given(TURN, st.lists(VALUE, min_size=JOB_KEY_LENGTH, max_size=JOB_KEY_LENGTH))
+def test_by_turn_json_is_what_json_dumps_writes(turn: TurnView, key: list[Any]) -> None:
+    obj = dict(zip(TURN_FIELDS, (*key, *turn_part(turn)), strict=True))
+    head = json.dumps(dict(zip(TURN_FIELDS, key, strict=False)), ensure_ascii=False)[:-1]
+    line = head + ", " + jsonl.turn_tail_json(turn)
+    assert line == json.dumps(obj, ensure_ascii=False)
+    assert json.loads(jsonl.one_line(line)) == obj
