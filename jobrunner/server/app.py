@@ -38,6 +38,7 @@ from websockets.protocol import State
 from jobrunner.config import Secret
 from jobrunner.errors import UsageError
 from jobrunner.protocol.events import AUTO_PATH
+from jobrunner.redact import redact_library_logs
 from jobrunner.server.connection import Admission, Limits, Session, status_phrase
 from jobrunner.server.engine import Engine, get_engine
 from jobrunner.server.faults import FaultInjector, FaultSpec
@@ -45,6 +46,7 @@ from jobrunner.server.params import SessionRequest, parse_request
 from jobrunner.server.records import Handshake, Recorder, ServerStats
 
 log = logging.getLogger(__name__)
+redact_library_logs()  # websockets logs request headers (keys) at DEBUG
 
 DEFAULT_PORT = 8765
 

@@ -1,0 +1,91 @@
+"""The API key never reaches the database, a log line, an export, or an error message.
+
+A whole session of use, as a subprocess with debug logging on: a run that succeeds, a run whose
+key the server refuses (with faults so errors are logged too), then every export format. Every
+byte the user could see or keep afterwards is searched for the key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from workerkit import ROOT, enqueue, fast_settings, make_files, profile_file
+
+from jobrunner.server import LocalServer
+from jobrunner.store import Store
+
+Serve = Callable[..., LocalServer]
+
+KEY = "sk_car_leakcanary_5f2d9a"
+WRONG = "sk_car_wrongcanary_77c1e0"
+
+
+def jobrunner(db_url: str, profile: Path, key: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CARTESIA_API_KEY": key, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobrunner",
+            "-vv",
+            "--db",
+            db_url,
+            "--profile",
+            str(profile),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_key_is_nowhere_after_runs_failures_and_exports(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    make_files(tmp_path / "audio", 3)
+    server = serve(api_key=KEY, faults="drop@0.5=first:1,error_500@0.5=first:1")
+    enqueue(store, fast_settings(server, db_url), tmp_path / "audio")
+    profile = profile_file(tmp_path, server)
+
+    refused = jobrunner(db_url, profile, WRONG, "run", "--json")
+    assert refused.returncode == 3
+    assert "401" in refused.stderr
+    ran = jobrunner(db_url, profile, KEY, "run", "--json")
+    assert ran.returncode == 0, ran.stderr
+    outcomes = [json.loads(line)["outcome"] for line in ran.stdout.splitlines()]
+    assert outcomes.count("succeeded") == 3
+    assert server.stats.faults_total == 2  # failures happened and were logged
+
+    seen = [refused.stdout, refused.stderr, ran.stdout, ran.stderr]
+    for fmt in ("jsonl", "csv"):
+        out = tmp_path / f"out.{fmt}"
+        done = jobrunner(db_url, profile, KEY, "export", "--format", fmt, "-o", str(out))
+        assert done.returncode == 0, done.stderr
+        seen += [done.stdout, done.stderr, out.read_text(encoding="utf-8")]
+    for fmt in ("srt", "vtt", "txt"):
+        folder = tmp_path / fmt
+        done = jobrunner(db_url, profile, KEY, "export", "--format", fmt, "-o", str(folder))
+        assert done.returncode == 0, done.stderr
+        seen += [p.read_text(encoding="utf-8") for p in folder.iterdir()]
+    for command in (["status", "--json"], ["jobs", "--json"]):
+        shown = jobrunner(db_url, profile, KEY, *command)
+        assert shown.returncode == 0, shown.stderr
+        seen += [shown.stdout, shown.stderr]
+
+    store.close()
+    database = Path(db_url.removeprefix("sqlite:///"))
+    stored = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+    assert len(stored) > 0
+    for secret in (KEY, WRONG):
+        assert secret.encode() not in stored
+        for text in seen:
+            assert secret not in text
