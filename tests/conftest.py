@@ -10,12 +10,16 @@ with ``JOBRUNNER_REQUIRE_POSTGRES=1`` (set by ``.ci/run``) they fail instead.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pg import MISSING_REASON, Cluster, find_bindir
 
+from jobrunner.config import Secret
+from jobrunner.server import LocalServer, ServerConfig
+from jobrunner.server.faults import parse_faults
 from jobrunner.store import Store
 
 #: database backends the store contract tests run against
@@ -78,3 +82,24 @@ def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'jobs.db'}"
     url: str = request.getfixturevalue("pg_empty_database")
     return url
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., LocalServer]]:
+    """Start a bundled LocalServer (overload check off unless asked); stopped at teardown."""
+    started: list[LocalServer] = []
+
+    def start(**options: Any) -> LocalServer:
+        options.setdefault("port", 0)
+        options.setdefault("max_rate", 0.0)
+        if isinstance(options.get("api_key"), str):
+            options["api_key"] = Secret(options["api_key"])
+        if isinstance(options.get("faults"), str):
+            options["faults"] = parse_faults(options["faults"])
+        server = LocalServer(ServerConfig(**options)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
