@@ -239,6 +239,11 @@ def _libsndfile_reason(name: str, head: bytes, exc: sf.LibsndfileError) -> str:
         if _looks_like_text(head):
             return "not an audio file (looks like text)"
         return "not an audio file (format not recognised)"
+    if "is not a regular file" in message.lower():
+        # libsndfile's catch-all when a decoder (MP3, Ogg) rejects the data of a regular file
+        if _looks_like_text(head):
+            return "not an audio file (looks like text)"
+        return f"corrupt {container or ext.lstrip('.').upper()} file: cannot be decoded"
     if "malformed" in message.lower():
         return f"corrupt or truncated {container or ext.lstrip('.').upper()} file: malformed"
     message = re.sub(r"^Error in [\w/]+ file\.\s*", "", message)

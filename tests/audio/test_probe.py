@@ -107,6 +107,9 @@ def make_bad(kind: str, tmp: Path) -> Path:
     elif kind == "text":
         path = tmp / "notes.wav"
         path.write_text("speaker,start,end\nalice,0.0,1.5\n" * 20)
+    elif kind == "text_mp3":
+        path = tmp / "notes.mp3"
+        path.write_text("hello, these are my notes\n")
     elif kind == "binary":
         path = tmp / "blob.flac"
         path.write_bytes(b"\x00\x01\x02\x03" + bytes(range(256)) * 8)
@@ -134,6 +137,7 @@ BAD = {
     "corrupt_wav": "corrupt or truncated WAV file",
     "garbled_riff": "corrupt WAV file",
     "text": "not an audio file (looks like text)",
+    "text_mp3": "not an audio file (looks like text)",
     "binary": "not an audio file (format not recognised)",
     "m4a": "unsupported format: MP4/M4A (AAC)",
     "broken_symlink": "broken symlink",
