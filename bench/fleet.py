@@ -1,0 +1,152 @@
+"""N concurrent sessions in one client process against the server process: pacing and cost.
+
+Shared by :mod:`bench.pacing` (how well audio is paced) and :mod:`bench.resources` (what it
+costs). The client is ``python -m bench.sessions`` (``transcribe_file`` x N in one event loop)
+or ``jobrunner run`` over N files at concurrency N; both are sampled from ``/proc`` together
+with the server. The *steady window* is the stretch when all N sessions stream at once:
+for ``bench.sessions`` from its own phase marks, for ``jobrunner run`` from the server's count
+of open sessions (>= 98 % of N). CPU and RSS are taken inside it; RSS per session is the
+steady RSS minus the RSS just before the first session opened, divided by N.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    MIB,
+    PYTHON,
+    ROOT,
+    AudioFile,
+    BenchServer,
+    Sampler,
+    audio_set,
+    child_env,
+    median,
+    rounded,
+    run_batch,
+    wait_with_rusage,
+)
+
+STEADY_SHARE = 0.98
+
+
+def _steady_rss(sampler: Sampler, pid: int, start: float, end: float) -> float:
+    values = sampler.rss_values(pid, start, end)
+    return median(values) if values else math.nan
+
+
+def _idle_rss(sampler: Sampler, pid: int, before: float) -> float:
+    """RSS of the last sample before ``before`` (imports done, no session yet)."""
+    values = [s.rss[pid] for s in sampler.samples if s.at < before and pid in s.rss]
+    return float(values[-1]) if values else math.nan
+
+
+def sessions_fleet(
+    server: BenchServer,
+    files: list[AudioFile],
+    sessions: int,
+    workdir: Path,
+    *,
+    pace: float = 1.0,
+) -> dict[str, Any]:
+    """``sessions`` concurrent ``transcribe_file`` calls in one process, measured."""
+    expect = workdir / "expect.json"
+    expect.write_text(json.dumps([f.transcript for f in files]))
+    argv = [PYTHON, "-m", "bench.sessions", "--url", server.url, "--sessions", str(sessions)]
+    argv += ["--pace", str(pace), "--expect", str(expect), *[str(f.path) for f in files]]
+    out_path = workdir / f"sessions-{sessions}.json"
+    with out_path.open("w") as out:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=child_env(), stdout=out)
+        with Sampler([proc.pid, server.pid], interval=0.25) as sampler:
+            code, cpu_s, peak = wait_with_rusage(proc)
+    if code != 0:
+        raise RuntimeError(f"bench.sessions exited {code}")
+    result = json.loads(out_path.read_text())
+    stats = server.wait_idle()
+    start, end = result["all_streaming"], result["first_closed"]
+    steady = start is not None and end is not None and end - start > 1.0
+    per = result["per_session"]
+    rates = [s["mean_rate"] for s in per]
+    rss_steady = _steady_rss(sampler, proc.pid, start, end) if steady else math.nan
+    rss_idle = _idle_rss(sampler, proc.pid, result["started"])
+    return {
+        "client": "transcribe_file x N",
+        "sessions": sessions,
+        "ok": result["ok"],
+        "failures": result["failures"],
+        "wrong_transcripts": result["wrong_transcripts"] if server.engine == "tones" else None,
+        "send_rate_mean": rounded(statistics.fmean(rates), 5) if rates else None,
+        "send_rate_min": rounded(min(rates), 5) if rates else None,
+        "send_rate_max": rounded(max(rates), 5) if rates else None,
+        "max_lead_ms": rounded(1000 * max((s["max_lead_s"] for s in per), default=math.nan), 1),
+        "lateness_p50_ms": rounded(1000 * result["lateness_p50_s"], 2),
+        "lateness_p99_ms": rounded(1000 * result["lateness_p99_s"], 2),
+        "lateness_max_ms": rounded(1000 * result["lateness_max_s"], 1),
+        "steady_lateness_p50_ms": rounded(1000 * result["steady_lateness_p50_s"], 2),
+        "steady_lateness_p99_ms": rounded(1000 * result["steady_lateness_p99_s"], 2),
+        "loop_lag_p50_ms": rounded(1000 * result["loop_lag_p50_s"], 2),
+        "loop_lag_p99_ms": rounded(1000 * result["loop_lag_p99_s"], 2),
+        "connect_s_max": rounded(max((s["connect_s"] for s in per), default=math.nan), 2),
+        "overload_trips": stats["overload_trips"],
+        "server_sessions": stats["sessions_total"],
+        "steady_s": rounded(end - start, 1) if steady else None,
+        "cpu_pct": rounded(sampler.cpu_percent(proc.pid, start, end), 1) if steady else None,
+        "cpu_pct_whole_run": rounded(100 * cpu_s / (result["ended"] - result["started"]), 1),
+        "server_cpu_pct": rounded(sampler.cpu_percent(server.pid, start, end), 1)
+        if steady
+        else None,
+        "rss_idle_mib": rounded(rss_idle / MIB, 1),
+        "rss_steady_mib": rounded(rss_steady / MIB, 1),
+        "rss_peak_mib": rounded(peak / MIB, 1),
+        "rss_per_session_kib": rounded((rss_steady - rss_idle) / sessions / 1024, 1),
+    }
+
+
+def run_fleet(
+    server: BenchServer,
+    folder: Path,
+    files: list[AudioFile],
+    workdir: Path,
+    *,
+    pace: float = 1.0,
+) -> dict[str, Any]:
+    """``jobrunner run`` over ``files`` at concurrency ``len(files)``, measured."""
+    n = len(files)
+    batch = run_batch(
+        server, files, folder, workdir, concurrency=n, pace=pace, probe=server.open_sessions
+    )
+    stats = server.wait_idle()
+    sampler, pid = batch.sampler, batch.pid
+    steady = [s for s in sampler.samples if (s.probe or 0) >= STEADY_SHARE * n]
+    result = batch.summary()
+    result.update(client="jobrunner run", sessions=n, overload_trips=stats["overload_trips"])
+    if len(steady) >= 2:
+        start, end = steady[0].at, steady[-1].at
+        rss_steady = _steady_rss(sampler, pid, start, end)
+        rss_idle = _idle_rss(sampler, pid, next(s.at for s in sampler.samples if s.probe))
+        result.update(
+            steady_s=rounded(end - start, 1),
+            cpu_pct=rounded(sampler.cpu_percent(pid, start, end), 1),
+            rss_idle_mib=rounded(rss_idle / MIB, 1),
+            rss_steady_mib=rounded(rss_steady / MIB, 1),
+            rss_per_session_kib=rounded((rss_steady - rss_idle) / n / 1024, 1),
+        )
+    else:
+        result.update(steady_s=None, cpu_pct=None, rss_per_session_kib=None)
+    return result
+
+
+def distinct_files(folder: Path, count: int, seconds: float, *, seed: int) -> list[AudioFile]:
+    """``count`` different files of the same length (enqueue deduplicates equal content)."""
+    return audio_set(folder, [seconds] * count, seed=seed)
+
+
+def scratch(prefix: str) -> tempfile.TemporaryDirectory[str]:
+    return tempfile.TemporaryDirectory(prefix=f"bench-{prefix}-")
