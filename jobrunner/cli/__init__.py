@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,11 @@ import click
 from jobrunner import __version__
 from jobrunner.config import Settings, load_settings
 from jobrunner.errors import JobrunnerError
+
+# jobrunner's numpy work is many tiny products (the tones decoder, resampling, downmix), for which
+# OpenBLAS' thread pool only spins: on 2 cores it cost the local server ~40x its CPU per audio
+# second (bench/server.py). Set before any command imports numpy; a user's own value wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 #: command name -> "module:attribute"; add a line here when a command module is added.
 COMMANDS: dict[str, str] = {
