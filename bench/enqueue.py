@@ -66,9 +66,9 @@ def _drain(url: str, barrier: Barrier, counts: Any) -> None:
     counts.put(done)
 
 
-def claim_round(db: Path, jobs: int) -> float:
-    url = f"sqlite:///{db}"
-    with Store.open(url) as store:
+def claim_round(url: str, jobs: int, workers: int = WORKERS) -> float:
+    """jobs/s drained from ``url`` (a fresh, upgraded database) by ``workers`` processes."""
+    with Store.open(url, migrate_schema=True) as store:
         store.enqueue_many(
             [
                 NewJob(
@@ -86,18 +86,21 @@ def claim_round(db: Path, jobs: int) -> float:
             ]
         )
     ctx = mp.get_context("spawn")
-    barrier = ctx.Barrier(WORKERS + 1)
+    barrier = ctx.Barrier(workers + 1)
     counts = ctx.Queue()
-    procs = [ctx.Process(target=_drain, args=(url, barrier, counts)) for _ in range(WORKERS)]
+    procs = [ctx.Process(target=_drain, args=(url, barrier, counts)) for _ in range(workers)]
     for proc in procs:
         proc.start()
     barrier.wait()
     start = time.perf_counter()
-    total = sum(counts.get(timeout=600) for _ in procs)
+    total = sum(counts.get(timeout=900) for _ in procs)
     elapsed = time.perf_counter() - start
     for proc in procs:
         proc.join()
-    assert total == jobs, (total, jobs)
+    with Store.open(url) as store:
+        done = store.status().count("succeeded")
+        once = {j.attempts for j in store.jobs(states=["succeeded"])} == {1}
+    assert total == jobs == done and once, (total, jobs, done)
     return jobs / elapsed
 
 
@@ -108,7 +111,7 @@ def run(smoke: bool = False) -> dict[str, Any]:
         root = Path(tmp)
         make_files(root / "audio", files)
         enqueue_rates = [enqueue_round(root / "audio", root / f"e{r}.db") for r in range(ROUNDS)]
-        claim_rates = [claim_round(root / f"c{r}.db", jobs) for r in range(ROUNDS)]
+        claim_rates = [claim_round(f"sqlite:///{root / f'c{r}.db'}", jobs) for r in range(ROUNDS)]
     return {
         "enqueue_files": files,
         "enqueue_files_per_s": round(statistics.median(enqueue_rates), 1),

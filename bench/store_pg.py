@@ -19,58 +19,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from bench.enqueue import _drain
-from jobrunner.store import NewJob, Store
+from bench.enqueue import claim_round
 from tests.pg import Cluster, find_bindir
 
 ROUNDS = 3
 WORKERS = 8
-
-
-def claim_round(url: str, jobs: int, workers: int = WORKERS) -> float:
-    """jobs/s drained from ``url`` (a fresh, upgraded database) by ``workers`` processes."""
-    with Store.open(url, migrate_schema=True) as store:
-        store.enqueue_many(
-            [
-                NewJob(
-                    f"/a/{i}.wav",
-                    f"key{i}",
-                    "fp",
-                    {},
-                    3,
-                    duration_s=1.0,
-                    sample_rate=16000,
-                    channels=1,
-                    frames=16000,
-                )  # fmt: skip
-                for i in range(jobs)
-            ]
-        )
-    ctx = mp.get_context("spawn")
-    barrier = ctx.Barrier(workers + 1)
-    counts = ctx.Queue()
-    procs = [ctx.Process(target=_drain, args=(url, barrier, counts)) for _ in range(workers)]
-    for proc in procs:
-        proc.start()
-    barrier.wait()
-    start = time.perf_counter()
-    total = sum(counts.get(timeout=900) for _ in procs)
-    elapsed = time.perf_counter() - start
-    for proc in procs:
-        proc.join()
-    with Store.open(url) as store:
-        done = store.status().count("succeeded")
-        once = {j.attempts for j in store.jobs(states=["succeeded"])} == {1}
-    assert total == jobs == done and once, (total, jobs, done)
-    return jobs / elapsed
 
 
 def run(smoke: bool = False) -> dict[str, Any]:
