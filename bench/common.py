@@ -1,9 +1,9 @@
-"""Shared benchmark helpers: the server process, /proc sampling, statistics, generated audio.
+"""Shared benchmark helpers: the machine, statistics, the server process, ``jobrunner run``.
 
 Everything here measures from the outside, as a user would: the server and the client under
-test are separate processes, CPU and memory come from ``/proc/<pid>``, and the audio is made by
-the tones encoder so every transcript can be checked exactly after a run (a fast wrong answer
-is not a result).
+test are separate processes, CPU and memory come from ``/proc/<pid>`` (:mod:`bench.procstat`),
+and the audio is made by the tones encoder (:mod:`bench.audio`) so every transcript can be
+checked exactly after a run (a fast wrong answer is not a result).
 """
 
 from __future__ import annotations
@@ -18,28 +18,26 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import numpy as np
-import soundfile as sf
-
-from jobrunner.server.tones import synthesize, turn_texts
+from bench.audio import AudioFile, audio_set, long_tone_file, mixed_durations, tone_file
+from bench.procstat import Sample, Sampler, cpu_seconds, rss_bytes, wait_with_rusage
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 MIB = 1 << 20
 
-#: text material for generated turns (ASCII, so 40 symbols per second of tones)
-WORDS = (
-    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
-    "november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu"
-).split()
-
+#: re-exported: the benchmark modules import everything they share from here
+__all__ = [
+    "MIB", "PYTHON", "ROOT", "AudioFile", "Batch", "BenchServer", "Sample", "Sampler",
+    "audio_set", "child_env", "cpu_seconds", "jobrunner", "long_tone_file", "machine", "median",
+    "mixed_durations", "percentile", "rounded", "rss_bytes", "run_batch", "run_checked",
+    "tone_file", "wait_with_rusage", "worker_available",
+]  # fmt: skip
 
 # --- machine and statistics -----------------------------------------------------------------
 
@@ -86,95 +84,6 @@ def percentile(values: Iterable[float], q: float) -> float:
 
 def rounded(value: float, digits: int = 3) -> float:
     return round(float(value), digits)
-
-
-# --- /proc sampling -------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` so far (its threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-@dataclass(frozen=True)
-class Sample:
-    at: float  # time.monotonic() (CLOCK_MONOTONIC: the same clock in every process)
-    cpu_s: dict[int, float]
-    rss: dict[int, int]
-    probe: Any = None
-
-
-@dataclass
-class Sampler:
-    """Samples CPU and RSS of some processes every ``interval`` seconds in a thread.
-
-    ``probe`` (optional) is called at each sample too, e.g. to read how many sessions the
-    server has open, so a steady window can be found afterwards.
-    """
-
-    pids: Sequence[int]
-    interval: float = 0.25
-    probe: Callable[[], Any] | None = None
-    samples: list[Sample] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def take(self) -> Sample | None:
-        cpu: dict[int, float] = {}
-        rss: dict[int, int] = {}
-        for pid in self.pids:
-            try:
-                cpu[pid], rss[pid] = cpu_seconds(pid), rss_bytes(pid)
-            except (OSError, IndexError, ValueError):
-                continue  # the process has exited
-        if not cpu:
-            return None
-        sample = Sample(time.monotonic(), cpu, rss, self.probe() if self.probe else None)
-        self.samples.append(sample)
-        return sample
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.take()
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> Sampler:
-        self._thread = threading.Thread(target=self._loop, name="bench-sampler", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def window(self, start: float, end: float) -> list[Sample]:
-        return [s for s in self.samples if start <= s.at <= end]
-
-    def cpu_percent(self, pid: int, start: float, end: float) -> float:
-        """Mean CPU of ``pid`` between the first and last sample inside [start, end], in % of
-        one core (200 % = both cores of a 2-core box)."""
-        inside = [s for s in self.window(start, end) if pid in s.cpu_s]
-        if len(inside) < 2 or inside[-1].at <= inside[0].at:
-            return math.nan
-        used = inside[-1].cpu_s[pid] - inside[0].cpu_s[pid]
-        return 100.0 * used / (inside[-1].at - inside[0].at)
-
-    def rss_values(self, pid: int, start: float = -math.inf, end: float = math.inf) -> list[int]:
-        return [s.rss[pid] for s in self.window(start, end) if pid in s.rss]
 
 
 # --- the server process ---------------------------------------------------------------------
@@ -280,84 +189,6 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1", **extra}
 
 
-def wait_with_rusage(proc: subprocess.Popen[Any]) -> tuple[int, float, int]:
-    """Reap ``proc``: (exit code, its total CPU seconds, its peak RSS in bytes), from wait4.
-
-    Exact where /proc sampling is not: it counts the last instants before exit too.
-    """
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
-
-
-# --- generated audio -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AudioFile:
-    path: Path
-    seconds: float
-    transcript: str
-
-
-def _turns_for(seconds: float, rng: np.random.Generator, rate: int) -> list[str]:
-    """Turns whose tones audio fits in ``seconds`` (with lead, gaps and a 0.9 s tail)."""
-    turns: list[str] = []
-    used = 0.3 + 0.9  # lead + tail
-    while True:
-        words = rng.choice(WORDS, size=int(rng.integers(2, 7)))
-        text = ("" if not turns else " ") + " ".join(words) + "."
-        need = (0.9 if turns else 0.0) + 0.255 + 0.025 * len(text.encode())
-        if used + need > seconds:
-            return turns
-        turns.append(text)
-        used += need
-
-
-def tone_file(path: Path, seconds: float, *, seed: int = 0, rate: int = 16000) -> AudioFile:
-    """A PCM_16 WAV of exactly ``seconds`` whose tones transcript is known (unique per seed)."""
-    rng = np.random.default_rng(seed)
-    turns = _turns_for(seconds, rng, rate)
-    audio = synthesize(turns, rate) if turns else np.zeros(0, dtype=np.float32)
-    frames = round(seconds * rate)
-    if len(audio) < frames:
-        audio = np.concatenate([audio, np.zeros(frames - len(audio), dtype=np.float32)])
-    # a little dither (about -70 dBFS, far below the tones' thresholds) makes every file's
-    # content different even without turns: enqueue would deduplicate equal files
-    audio = audio[:frames] + rng.normal(0.0, 3e-4, frames).astype(np.float32)
-    sf.write(path, audio, rate, subtype="PCM_16")
-    return AudioFile(path, frames / rate, "".join(turn_texts(turns)))
-
-
-def audio_set(folder: Path, durations: Sequence[float], *, seed: int = 0) -> list[AudioFile]:
-    """One tone file per duration, named in list order (``f000.wav`` ...)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    return [
-        tone_file(folder / f"f{i:03d}.wav", seconds, seed=seed * 1000 + i)
-        for i, seconds in enumerate(durations)
-    ]
-
-
-def mixed_durations(count: int, low: float, high: float, *, seed: int = 0) -> list[float]:
-    """``count`` lengths evenly spread over [low, high], shuffled (so the order is no help)."""
-    if count == 1:
-        return [high]
-    spread = [round(low + (high - low) * i / (count - 1), 1) for i in range(count)]
-    order = np.random.default_rng(seed).permutation(count)
-    return [spread[i] for i in order]
-
-
-def long_tone_file(path: Path, minutes: int, *, rate: int = 16000) -> AudioFile:
-    """A long recording written block by block: one 60 s pattern (a few turns) repeated."""
-    block = tone_file(path.with_suffix(".block.wav"), 60.0, seed=99, rate=rate)
-    pattern, _ = sf.read(block.path, dtype="int16")
-    block.path.unlink()
-    with sf.SoundFile(path, "w", rate, 1, "PCM_16") as out:
-        for _ in range(minutes):
-            out.write(pattern)
-    return AudioFile(path, minutes * 60.0, block.transcript * minutes)
-
-
 # --- running the CLI -------------------------------------------------------------------------
 
 
@@ -403,6 +234,8 @@ class Batch:
     sampler: Sampler
     pid: int
     turns: int = 0
+    startup_s: float = math.nan  # spawn -> the first session's start
+    sessions_s: float = math.nan  # the first session's start -> the last session's end
 
     def summary(self) -> dict[str, Any]:
         rates = self.mean_rates
@@ -420,6 +253,8 @@ class Batch:
             "p99_lateness_ms_median": rounded(1000 * median(self.p99_lateness), 1),
             "p99_lateness_ms_max": rounded(1000 * max(self.p99_lateness, default=math.nan), 1),
             "drain_ms_median": rounded(1000 * median(self.drains), 1),
+            "startup_s": rounded(self.startup_s, 2),
+            "sessions_s": rounded(self.sessions_s, 2),
         }
 
 
@@ -463,6 +298,7 @@ def run_batch(
     log = workdir / f"run-{concurrency}.stderr"
     with log.open("w+") as err:
         started = time.monotonic()
+        spawned_at = datetime.now(UTC)
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
         with Sampler([proc.pid, server.pid], interval=interval, probe=probe) as sampler:
             if on_start is not None:
@@ -478,6 +314,8 @@ def run_batch(
     leads: list[float] = []
     lateness: list[float] = []
     drains: list[float] = []
+    first: datetime | None = None
+    last: datetime | None = None
     with Store.open(url) as store:
         for item in store.iter_export():
             attempts += item.job.attempts
@@ -499,6 +337,10 @@ def run_batch(
                     lateness.append(attempt.send_p99_lateness_s)
                 if attempt.drain_s is not None:
                     drains.append(attempt.drain_s)
+                if attempt.started_at is not None:
+                    first = min(first or attempt.started_at, attempt.started_at)
+                if attempt.ended_at is not None:
+                    last = max(last or attempt.ended_at, attempt.ended_at)
     return Batch(
         wall_s=wall,
         cpu_pct=100.0 * cpu_s / wall,
@@ -514,4 +356,6 @@ def run_batch(
         sampler=sampler,
         pid=proc.pid,
         turns=turns,
+        startup_s=(first - spawned_at).total_seconds() if first else math.nan,
+        sessions_s=(last - first).total_seconds() if first and last else math.nan,
     )

@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.common import (
     MIB,
     PYTHON,
@@ -48,6 +50,25 @@ def _idle_rss(sampler: Sampler, pid: int, before: float) -> float:
     return float(values[-1]) if values else math.nan
 
 
+def _merged_lateness(raws: list[Path], start: float, end: float) -> dict[str, Any]:
+    """Percentiles over every chunk of every client process (and of the steady window)."""
+    late = np.concatenate([np.load(r)["lateness"] for r in raws])
+    sent = np.concatenate([np.load(r)["sent_at"] for r in raws])
+    steady = late[(sent >= start) & (sent <= end)]  # empty with NaN bounds
+
+    def pct(values: Any, q: float) -> float:
+        return float(np.percentile(values, q, method="inverted_cdf")) if len(values) else math.nan
+
+    return {
+        "chunks": len(late),
+        "lateness_p50_ms": rounded(1000 * pct(late, 50), 2),
+        "lateness_p99_ms": rounded(1000 * pct(late, 99), 2),
+        "lateness_max_ms": rounded(1000 * float(late.max(initial=0.0)), 1),
+        "steady_lateness_p50_ms": rounded(1000 * pct(steady, 50), 2),
+        "steady_lateness_p99_ms": rounded(1000 * pct(steady, 99), 2),
+    }
+
+
 def sessions_fleet(
     server: BenchServer,
     files: list[AudioFile],
@@ -55,56 +76,76 @@ def sessions_fleet(
     workdir: Path,
     *,
     pace: float = 1.0,
+    processes: int = 1,
 ) -> dict[str, Any]:
-    """``sessions`` concurrent ``transcribe_file`` calls in one process, measured."""
+    """``sessions`` concurrent ``transcribe_file`` calls in ``processes`` client processes
+    (split evenly, all started together), measured."""
     expect = workdir / "expect.json"
     expect.write_text(json.dumps([f.transcript for f in files]))
-    argv = [PYTHON, "-m", "bench.sessions", "--url", server.url, "--sessions", str(sessions)]
-    argv += ["--pace", str(pace), "--expect", str(expect), *[str(f.path) for f in files]]
-    out_path = workdir / f"sessions-{sessions}.json"
-    with out_path.open("w") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=child_env(), stdout=out)
-        with Sampler([proc.pid, server.pid], interval=0.25) as sampler:
-            code, cpu_s, peak = wait_with_rusage(proc)
-    if code != 0:
-        raise RuntimeError(f"bench.sessions exited {code}")
-    result = json.loads(out_path.read_text())
+    procs: list[subprocess.Popen[bytes]] = []
+    outs: list[Path] = []
+    raws: list[Path] = []
+    for i in range(processes):
+        share = sessions // processes + (i < sessions % processes)
+        outs.append(workdir / f"sessions-{sessions}-{i}.json")
+        raws.append(workdir / f"sessions-{sessions}-{i}.npz")
+        argv = [PYTHON, "-m", "bench.sessions", "--url", server.url, "--sessions", str(share)]
+        argv += ["--pace", str(pace), "--expect", str(expect), "--raw", str(raws[-1])]
+        with outs[-1].open("w") as out:
+            procs.append(
+                subprocess.Popen(
+                    [*argv, *[str(f.path) for f in files]], cwd=ROOT, env=child_env(), stdout=out
+                )
+            )
+    pids = [p.pid for p in procs]
+    with Sampler([*pids, server.pid], interval=0.25) as sampler:
+        usage = [wait_with_rusage(p) for p in procs]
+    if any(code != 0 for code, _, _ in usage):
+        raise RuntimeError(f"bench.sessions exited {[code for code, _, _ in usage]}")
+    results = [json.loads(o.read_text()) for o in outs]
     stats = server.wait_idle()
-    start, end = result["all_streaming"], result["first_closed"]
-    steady = start is not None and end is not None and end - start > 1.0
-    per = result["per_session"]
+    marks = [r["all_streaming"] for r in results]
+    closes = [r["first_closed"] for r in results]
+    start: float = max(marks) if None not in marks else math.nan
+    end: float = min(closes) if None not in closes else math.nan
+    steady = end - start > 1.0  # False with NaN
+    per = [s for r in results for s in r["per_session"]]
     rates = [s["mean_rate"] for s in per]
-    rss_steady = _steady_rss(sampler, proc.pid, start, end) if steady else math.nan
-    rss_idle = _idle_rss(sampler, proc.pid, result["started"])
+    wall = max(r["ended"] for r in results) - min(r["started"] for r in results)
+    rss_steady = sum(_steady_rss(sampler, pid, start, end) for pid in pids) if steady else math.nan
+    rss_idle = sum(
+        _idle_rss(sampler, pid, r["started"]) for pid, r in zip(pids, results, strict=True)
+    )
     return {
-        "client": "transcribe_file x N",
+        "client": "transcribe_file x N" + (f" in {processes} processes" if processes > 1 else ""),
         "sessions": sessions,
-        "ok": result["ok"],
-        "failures": result["failures"],
-        "wrong_transcripts": result["wrong_transcripts"] if server.engine == "tones" else None,
+        "processes": processes,
+        "ok": sum(r["ok"] for r in results),
+        "failures": {k: v for r in results for k, v in r["failures"].items()},
+        "wrong_transcripts": sum(r["wrong_transcripts"] for r in results)
+        if server.engine == "tones"
+        else None,
         "send_rate_mean": rounded(statistics.fmean(rates), 5) if rates else None,
         "send_rate_min": rounded(min(rates), 5) if rates else None,
         "send_rate_max": rounded(max(rates), 5) if rates else None,
         "max_lead_ms": rounded(1000 * max((s["max_lead_s"] for s in per), default=math.nan), 1),
-        "lateness_p50_ms": rounded(1000 * result["lateness_p50_s"], 2),
-        "lateness_p99_ms": rounded(1000 * result["lateness_p99_s"], 2),
-        "lateness_max_ms": rounded(1000 * result["lateness_max_s"], 1),
-        "steady_lateness_p50_ms": rounded(1000 * result["steady_lateness_p50_s"], 2),
-        "steady_lateness_p99_ms": rounded(1000 * result["steady_lateness_p99_s"], 2),
-        "loop_lag_p50_ms": rounded(1000 * result["loop_lag_p50_s"], 2),
-        "loop_lag_p99_ms": rounded(1000 * result["loop_lag_p99_s"], 2),
+        **_merged_lateness(raws, start, end),
+        "loop_lag_p50_ms": rounded(1000 * max(r["loop_lag_p50_s"] for r in results), 2),
+        "loop_lag_p99_ms": rounded(1000 * max(r["loop_lag_p99_s"] for r in results), 2),
         "connect_s_max": rounded(max((s["connect_s"] for s in per), default=math.nan), 2),
         "overload_trips": stats["overload_trips"],
         "server_sessions": stats["sessions_total"],
         "steady_s": rounded(end - start, 1) if steady else None,
-        "cpu_pct": rounded(sampler.cpu_percent(proc.pid, start, end), 1) if steady else None,
-        "cpu_pct_whole_run": rounded(100 * cpu_s / (result["ended"] - result["started"]), 1),
+        "cpu_pct": rounded(sum(sampler.cpu_percent(pid, start, end) for pid in pids), 1)
+        if steady
+        else None,
+        "cpu_pct_whole_run": rounded(100 * sum(cpu for _, cpu, _ in usage) / wall, 1),
         "server_cpu_pct": rounded(sampler.cpu_percent(server.pid, start, end), 1)
         if steady
         else None,
         "rss_idle_mib": rounded(rss_idle / MIB, 1),
         "rss_steady_mib": rounded(rss_steady / MIB, 1),
-        "rss_peak_mib": rounded(peak / MIB, 1),
+        "rss_peak_mib": rounded(sum(peak for _, _, peak in usage) / MIB, 1),
         "rss_per_session_kib": rounded((rss_steady - rss_idle) / sessions / 1024, 1),
     }
 

@@ -27,6 +27,7 @@ from collections import Counter
 from typing import Any
 
 import anyio
+import numpy as np
 
 import jobrunner.runner as runner_module
 from jobrunner.config import Settings
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, required=True)
     parser.add_argument("--pace", type=float, default=1.0)
     parser.add_argument("--expect", help="JSON file: the expected transcripts, one per FILE")
+    parser.add_argument("--raw", help="also write every chunk's lateness and send time (.npz)")
     parser.add_argument("files", nargs="+")
     args = parser.parse_args(argv)
     if args.expect:
@@ -164,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             args.expect = json.load(fh)
     runner_module.Pacer = RecordingPacer  # type: ignore[attr-defined]
     result = anyio.run(_main, args)
+    if args.raw:
+        np.savez(args.raw, lateness=np.asarray(LATENESS), sent_at=np.asarray(SENT_AT))
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 
