@@ -38,7 +38,7 @@ from jobrunner.protocol.events import ServerEvent, TurnEnd, TurnStart, TurnUpdat
 from jobrunner.server.engine import EngineSession, get_engine  # noqa: E402
 from jobrunner.server.silero import FRAME_SAMPLES, VAD_RATE, shared_model  # noqa: E402
 from jobrunner.server.transcripts import normalize_words, word_edit_distance  # noqa: E402
-from jobrunner.server.turns import DetectorConfig, TurnDetector, TurnParams  # noqa: E402
+from jobrunner.server.turn_detector import DetectorConfig, TurnDetector, TurnParams  # noqa: E402
 
 SPEECH = Path(os.environ.get("JOBRUNNER_SPEECH", ROOT.parent / "shared" / "speech"))
 CHUNK_S = 0.1

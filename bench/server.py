@@ -14,7 +14,7 @@ measuring:
   a small matrix product per symbol, and OpenBLAS' thread pool spins on both cores for each
   of them: 2.4 ms of CPU per audio second with one thread, about 90 ms with the pool;
 * a control pipe: it prints ``{"url": ...}`` on stdout once listening, answers each ``stats``
-  line on stdin with a JSON snapshot of :class:`~jobrunner.server.records.ServerStats`, and
+  line on stdin with a JSON snapshot of :class:`~jobrunner.server.recorder.ServerStats`, and
   stops when stdin closes.
 
 ``--engine sink`` accepts and decodes the audio like any session but recognizes nothing (no
@@ -38,7 +38,7 @@ from websockets.asyncio.server import serve
 from jobrunner.protocol.events import ConfigRequest, ServerEvent
 from jobrunner.server.app import RealtimeServer, ServerConfig
 from jobrunner.server.engine import Float32Array, get_engine
-from jobrunner.server.turns import TurnParams
+from jobrunner.server.turn_detector import TurnParams
 
 
 class SinkSession:

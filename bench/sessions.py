@@ -29,10 +29,10 @@ from typing import Any
 import anyio
 import numpy as np
 
-import jobrunner.runner as runner_module
+import jobrunner.client.auto as runner_module
+from jobrunner.client.pacer import Pacer
 from jobrunner.config import Settings
 from jobrunner.errors import JobrunnerError
-from jobrunner.pacer import Pacer
 
 LATENESS = array("f")
 SENT_AT = array("d")

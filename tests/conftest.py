@@ -10,11 +10,12 @@ with ``JOBRUNNER_REQUIRE_POSTGRES=1`` (set by ``.ci/run``) they fail instead.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import Serve
 from pg import MISSING_REASON, Cluster, find_bindir
 
 from jobrunner.config import Secret
@@ -85,7 +86,7 @@ def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., LocalServer]]:
+def serve() -> Iterator[Serve]:
     """Start a bundled LocalServer (overload check off unless asked); stopped at teardown."""
     started: list[LocalServer] = []
 

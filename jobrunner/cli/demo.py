@@ -8,9 +8,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from jobrunner.cli.progress import choose_reporter
 from jobrunner.demo import DemoResult, run_demo
-from jobrunner.enqueue import format_duration
-from jobrunner.progress import choose_reporter
+from jobrunner.formatting import format_duration
 
 EXCERPT = 60
 

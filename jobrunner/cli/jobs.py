@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import click
 
 from jobrunner.cli import AppContext
-from jobrunner.enqueue import format_duration
+from jobrunner.formatting import format_duration
 from jobrunner.store import STATES, JobView, Store
 
 PAGE = 1000

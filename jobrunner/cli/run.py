@@ -1,13 +1,13 @@
-"""``jobrunner run``: drain the queue (see :mod:`jobrunner.worker`)."""
+"""``jobrunner run``: drain the queue (see :mod:`jobrunner.run.worker`)."""
 
 from __future__ import annotations
 
 import click
 
 from jobrunner.cli import AppContext
-from jobrunner.progress import choose_reporter
+from jobrunner.cli.progress import choose_reporter
+from jobrunner.run.worker import RunOptions, run_queue
 from jobrunner.store import Store
-from jobrunner.worker import RunOptions, run_queue
 
 
 @click.command("run")

@@ -8,7 +8,7 @@ from datetime import datetime
 import click
 
 from jobrunner.cli import AppContext
-from jobrunner.enqueue import format_duration
+from jobrunner.formatting import format_duration
 from jobrunner.store import StatusReport, Store, WorkerView
 
 

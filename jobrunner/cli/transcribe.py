@@ -13,9 +13,9 @@ import anyio
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.client.auto import LiveEvent, OnEvent, SessionResult, transcribe_file
 from jobrunner.errors import JobrunnerError
 from jobrunner.protocol.events import Connected, ErrorEvent, UnknownEvent, encode_server_event
-from jobrunner.runner import LiveEvent, OnEvent, SessionResult, transcribe_file
 
 
 def _human_line(live: LiveEvent) -> str:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobrunner.formatting import iso
 from jobrunner.store import ExportJob, TurnView
-from jobrunner.store.reports import iso
 
 #: one per job (``--by file``); JSONL adds ``turns`` after these
 FILE_FIELDS: tuple[str, ...] = (

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from jobrunner.server.app import RealtimeServer, ServerConfig
 from jobrunner.server.local import LocalServer, running_server, serve_forever
-from jobrunner.server.records import Handshake, ServerStats
+from jobrunner.server.recorder import Handshake, ServerStats
 
 __all__ = [
     "Handshake",

@@ -1,7 +1,7 @@
 """The local realtime server: upgrade decisions, then one :class:`Session` per connection.
 
 Everything the service answers *on the upgrade* is decided in :meth:`RealtimeServer.
-process_request`, in this order, and recorded as a :class:`~jobrunner.server.records.Handshake`:
+process_request`, in this order, and recorded as a :class:`~jobrunner.server.recorder.Handshake`:
 
 1. path: ``<prefix>/stt/turns/websocket`` or 404;
 2. key (when the server has one): the first credential present among ``Authorization:
@@ -43,7 +43,7 @@ from jobrunner.server.connection import Admission, Limits, Session, status_phras
 from jobrunner.server.engine import Engine, get_engine
 from jobrunner.server.faults import FaultInjector, FaultSpec
 from jobrunner.server.params import SessionRequest, parse_request
-from jobrunner.server.records import Handshake, Recorder, ServerStats
+from jobrunner.server.recorder import Handshake, Recorder, ServerStats
 
 log = logging.getLogger(__name__)
 redact_library_logs()  # websockets logs request headers (keys) at DEBUG

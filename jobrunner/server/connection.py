@@ -47,7 +47,7 @@ from jobrunner.server.engine import Engine, EngineSession, Float32Array
 from jobrunner.server.faults import Fault
 from jobrunner.server.params import Rejection, SessionRequest, check_turn
 from jobrunner.server.pcm import PcmDecoder
-from jobrunner.server.records import Recorder
+from jobrunner.server.recorder import Recorder
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from jobrunner.errors import ConfigError
 from jobrunner.protocol.events import ConfigRequest, ServerEvent
-from jobrunner.server.turns import TurnParams
+from jobrunner.server.turn_detector import TurnParams
 
 Float32Array = npt.NDArray[np.float32]
 

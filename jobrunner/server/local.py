@@ -25,7 +25,7 @@ from typing import Any
 from jobrunner.errors import UsageError
 from jobrunner.server.app import RealtimeServer, ServerConfig
 from jobrunner.server.engine import Engine
-from jobrunner.server.records import Handshake, ServerStats
+from jobrunner.server.recorder import Handshake, ServerStats
 
 START_TIMEOUT_S = 30.0
 

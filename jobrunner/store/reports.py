@@ -17,12 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from jobrunner.formatting import iso
 from jobrunner.store.records import STATES, JobState
 from jobrunner.store.schema import attempts, jobs
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def _jsonable(obj: Any) -> dict[str, Any]:

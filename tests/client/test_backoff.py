@@ -8,9 +8,9 @@ import socket
 import anyio
 import pytest
 
+from jobrunner.client.transport import Backoff, connect_with_retry
 from jobrunner.config import Settings
 from jobrunner.errors import ConnectError, RateLimitedError, ServerHandshakeError
-from jobrunner.transport import Backoff, connect_with_retry
 
 
 def closed_port() -> int:

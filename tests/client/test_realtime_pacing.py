@@ -13,8 +13,8 @@ from pathlib import Path
 
 import anyio
 
+from jobrunner.client.auto import SessionResult, transcribe_file
 from jobrunner.config import Settings
-from jobrunner.runner import SessionResult, transcribe_file
 from jobrunner.server import LocalServer
 from jobrunner.server.tones import write_wav
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from clientkit import EXPECTED, fast
+from helpers import Serve
 
+from jobrunner.client.auto import SessionResult, transcribe_file
+from jobrunner.client.transport import connect, connect_with_retry
 from jobrunner.config import Secret, Settings
 from jobrunner.errors import (
     AuthenticationError,
@@ -24,11 +26,7 @@ from jobrunner.errors import (
     StallError,
 )
 from jobrunner.protocol.handshake import build_headers
-from jobrunner.runner import SessionResult, transcribe_file
 from jobrunner.server import LocalServer
-from jobrunner.transport import connect, connect_with_retry
-
-Serve = Callable[..., LocalServer]
 
 
 def run(path: Path, settings: Settings) -> SessionResult:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -11,15 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 from clientkit import EXPECTED, TURNS, fast
+from helpers import Serve
 
-from jobrunner import runner
+from jobrunner.client import auto as runner
+from jobrunner.client.auto import LiveEvent, SessionResult, transcribe_file
 from jobrunner.config import Settings
 from jobrunner.errors import AudioError, RequestRejectedError, SessionCancelled
-from jobrunner.runner import LiveEvent, SessionResult, transcribe_file
-from jobrunner.server import LocalServer
 from jobrunner.server.tones import synthesize, turn_texts
-
-Serve = Callable[..., LocalServer]
 
 
 def run(path: Path, settings: Settings, **kwargs: object) -> SessionResult:
@@ -130,7 +127,7 @@ def test_pace_above_realtime_warns_once(
 ) -> None:
     monkeypatch.setattr(runner, "_pace_warned", False)
     server = serve()
-    with caplog.at_level(logging.WARNING, logger="jobrunner.runner"):
+    with caplog.at_level(logging.WARNING, logger="jobrunner.client.auto"):
         run(tone_wav, fast(server))
         run(tone_wav, fast(server))
     warnings = [r for r in caplog.records if "realtime" in r.getMessage()]

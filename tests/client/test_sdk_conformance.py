@@ -7,21 +7,20 @@ speaks the service's protocol as the SDK does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 from cartesia import AsyncCartesia
 from clientkit import EXPECTED, fast
+from helpers import Serve
 
 from jobrunner import __version__
 from jobrunner.audio.stream import iter_chunks, plan_stream
+from jobrunner.client.auto import SessionResult, transcribe_file
 from jobrunner.config import Secret
-from jobrunner.runner import SessionResult, transcribe_file
 from jobrunner.server import Handshake, LocalServer
 
-Serve = Callable[..., LocalServer]
 KEY = "sk-conformance-test"
 OPTIONS: dict[str, Any] = {
     "keyterm": ["Cartesia", "job runner"],

@@ -6,15 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from clientkit import EXPECTED, TURNS
+from helpers import Serve
 
-from jobrunner.server import LocalServer
 from jobrunner.server.tones import turn_texts
-
-Serve = Callable[..., LocalServer]
 
 
 def jobrunner(*args: str) -> subprocess.CompletedProcess[bytes]:

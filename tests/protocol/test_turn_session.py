@@ -17,7 +17,7 @@ from jobrunner.errors import (
     ServerErrorEvent,
 )
 from jobrunner.protocol.events import parse_server_event
-from jobrunner.protocol.session import Turn, TurnSession, TurnState
+from jobrunner.protocol.turns import Turn, TurnSession, TurnState
 
 RID = "0b6c2f3e-4a57-4f0e-9d0a-6c1f2b3a4d5e"
 
@@ -204,7 +204,7 @@ def test_connected_is_optional() -> None:
 
 def test_unknown_events_are_kept_and_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
     session = TurnSession()
-    with caplog.at_level(logging.WARNING, logger="jobrunner.protocol.session"):
+    with caplog.at_level(logging.WARNING, logger="jobrunner.protocol.turns"):
         feed(
             session,
             [

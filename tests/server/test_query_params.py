@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from jobrunner.server.params import Rejection, SessionRequest, parse_request
-from jobrunner.server.turns import TurnParams
+from jobrunner.server.turn_detector import TurnParams
 
 BASE = "model=ink-2&encoding=pcm_s16le&sample_rate=16000"
 

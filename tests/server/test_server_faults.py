@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
+from helpers import Serve
 from srvkit import query, run, talk, tone_bytes
 
-from jobrunner.server import LocalServer
-
-Serve = Callable[..., LocalServer]
 TURNS = ["alpha beta", " gamma"]
 AUDIO = tone_bytes(TURNS)  # ~3 s at 16 kHz s16le
 OPEN_END = tone_bytes(TURNS, tail_s=0.05)  # the last turn ends only with the close's flush

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import soundfile
+from helpers import Serve
 from srvkit import run
 
-from jobrunner.server import LocalServer
 from jobrunner.server.tones import turn_texts, write_wav
 
 cartesia = pytest.importorskip("cartesia", reason="the official SDK is a dev dependency")
 websockets_exceptions = pytest.importorskip("websockets.exceptions")
 
-Serve = Callable[..., LocalServer]
 TURNS = ["Hello from the SDK.", [" It pauses", " and goes on."], " Ça va? 👍"]
 
 

@@ -5,22 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
 
 import numpy as np
 import pytest
 import soxr
+from helpers import Serve
 from srvkit import Outcome, encode, query, run, talk, tone_bytes
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from jobrunner.config import Secret
 from jobrunner.errors import UsageError
-from jobrunner.server import LocalServer, ServerConfig
+from jobrunner.server import ServerConfig
 from jobrunner.server.connection import RateGuard
 from jobrunner.server.tones import synthesize, turn_texts
 
-Serve = Callable[..., LocalServer]
 TURNS = ["Hello there.", [" How are", " you?"], " Ünïcödé ✓"]
 AUDIO = tone_bytes(TURNS)  # 16 kHz s16le
 

@@ -20,7 +20,7 @@ if (
     )
 
 from jobrunner.server.silero import FRAME_SAMPLES, VAD_RATE, To16k, model_path, shared_model
-from jobrunner.server.turns import DetectorConfig, TurnDecision, TurnDetector, TurnParams
+from jobrunner.server.turn_detector import DetectorConfig, TurnDecision, TurnDetector, TurnParams
 
 pytestmark = pytest.mark.asr
 

@@ -14,7 +14,7 @@ from jobrunner.protocol.events import ServerEvent, TurnEnd
 from jobrunner.server.engine import get_engine
 from jobrunner.server.pcm import PcmDecoder
 from jobrunner.server.tones import ToneDecoder, encode_bytes, synthesize, turn_texts, write_wav
-from jobrunner.server.turns import TurnParams
+from jobrunner.server.turn_detector import TurnParams
 
 TURNS = [
     "Grüße, naïve café — 世界! 👋🏽",

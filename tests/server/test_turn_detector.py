@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobrunner.protocol.events import ConfigRequest
-from jobrunner.server.turns import DetectorConfig, TurnDecision, TurnDetector, TurnParams
+from jobrunner.server.turn_detector import DetectorConfig, TurnDecision, TurnDetector, TurnParams
 
 RATE = 16000
 FRAME = 160  # 10 ms

@@ -30,7 +30,7 @@ from jobrunner.server import LocalServer
 from jobrunner.server import whisper as whisper_module
 from jobrunner.server.engine import get_engine
 from jobrunner.server.transcripts import agreed_prefix, merge, normalize_words, word_error_rate
-from jobrunner.server.turns import TurnParams
+from jobrunner.server.turn_detector import TurnParams
 from jobrunner.server.whisper import WhisperEngine
 
 SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "speech"

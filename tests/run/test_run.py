@@ -5,23 +5,20 @@ from __future__ import annotations
 import socket
 import threading
 from collections import Counter
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
 import soundfile
+from helpers import Serve
 from workerkit import assert_all_exact, enqueue, exported, fast_settings, make_files, poll
 
 from jobrunner.config import Settings
-from jobrunner.outcomes import JobOutcome, RunSummary
-from jobrunner.server import LocalServer
+from jobrunner.run.outcomes import JobOutcome, RunSummary
+from jobrunner.run.worker import RunOptions, Worker, run_queue
 from jobrunner.server.tones import write_wav
 from jobrunner.store import Selector, Store
-from jobrunner.worker import RunOptions, Worker, run_queue
-
-Serve = Callable[..., LocalServer]
 
 
 def outcomes_of(

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from jobrunner.errors import JobrunnerError
+from jobrunner.formatting import iso
 
 #: what became of one attempt
 Outcome = Literal["succeeded", "retry", "failed", "invalid", "released", "cancelled", "lost"]
@@ -20,10 +21,6 @@ Outcome = Literal["succeeded", "retry", "failed", "invalid", "released", "cancel
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ class JobOutcome:
             "transcript": self.transcript,
             "error_kind": self.error_kind,
             "reason": self.reason,
-            "run_after": _iso(self.run_after),
+            "run_after": iso(self.run_after),
             "request_id": self.request_id,
         }
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from helpers import fast_settings
+
 from jobrunner.config import Settings
 from jobrunner.enqueue import enqueue_paths
 from jobrunner.server import LocalServer
@@ -41,29 +43,6 @@ def make_files(
         path = write_wav(folder / f"call{i:03d}.wav", turns, **timing)
         expected[str(path)] = turn_texts(turns)
     return expected
-
-
-def fast_settings(server: LocalServer | None, db_url: str, **changes: Any) -> Settings:
-    """Settings for a quick run: pace 20, small lease TTL, tiny backoffs, short timeouts."""
-    values: dict[str, Any] = {
-        "db_url": db_url,
-        "base_url": server.url if server is not None else "http://127.0.0.1:9",
-        "pace": 20.0,
-        "concurrency": 8,
-        "max_attempts": 5,
-        "lease_ttl_s": 3.0,
-        "grace_seconds": 5.0,
-        "connect_tries": 4,
-        "backoff_base_s": 0.01,
-        "backoff_cap_s": 0.05,
-        "requeue_base_s": 0.02,
-        "requeue_cap_s": 0.1,
-        "open_timeout_s": 5.0,
-        "stall_timeout_s": 2.0,
-        "drain_timeout_s": 4.0,
-    }
-    values.update(changes)
-    return Settings(**values)
 
 
 def enqueue(store: Store, settings: Settings, folder: Path, label: str | None = None) -> None:

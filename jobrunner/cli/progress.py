@@ -25,8 +25,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
-from jobrunner.enqueue import format_duration
-from jobrunner.outcomes import JobOutcome, RunSnapshot
+from jobrunner.formatting import format_duration
+from jobrunner.run.outcomes import JobOutcome, RunSnapshot
 
 
 class Reporter(Protocol):

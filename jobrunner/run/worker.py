@@ -9,7 +9,7 @@ Library API (the CLI and the demo call it; everything else here is internal)::
 How a run goes:
 
 * **Claim as slots free up.** Sessions borrow a slot from an ``anyio.CapacityLimiter`` whose
-  size follows :class:`~jobrunner.concurrency.AdaptiveLimit` (one probe session first, then
+  size follows :class:`~jobrunner.run.concurrency.AdaptiveLimit` (one probe session first, then
   ``--concurrency``; halved by 429s, grown back additively, never above the ceiling). When a
   slot frees, as many jobs are claimed in one store call as there are free slots.
 * **One attempt = one session.** ``transcribe_file`` streams the file (connect-phase failures
@@ -17,9 +17,9 @@ How a run goes:
   transaction: ``complete`` (transcript + turns + attempt + status), ``retry_later`` with the
   backoff of :mod:`jobrunner.retry`, ``fail`` (permanent error, budget used up, ``invalid``
   audio) or ``release`` (shutdown). Success needs a drained session *and* the file's whole
-  duration sent (:func:`~jobrunner.attempt.check_complete`).
+  duration sent (:func:`~jobrunner.run.records.check_complete`).
 * **Leases** are renewed for all running jobs at once every TTL/3 and dead workers' leases
-  reaped (:mod:`jobrunner.leases`); a job that drops out of the renewal (``jobrunner cancel``)
+  reaped (:mod:`jobrunner.run.leases`); a job that drops out of the renewal (``jobrunner cancel``)
   has its session cancelled and nothing is written for it. All DB and file work runs in threads,
   the store calls behind their own small limiter, so 100+ sessions never starve a renewal.
 * **Stop.** The first 401/402/403 (or a configuration error, or a service that never answered
@@ -51,14 +51,14 @@ import anyio
 import anyio.to_thread
 from anyio.abc import TaskGroup
 
-from jobrunner.concurrency import AdaptiveLimit
+from jobrunner.client.auto import LiveEvent
 from jobrunner.config import Settings
 from jobrunner.errors import JobrunnerError, RateLimitedError, SessionError, StoreError
-from jobrunner.jobtask import Attempt, Running, Why
-from jobrunner.leases import LeaseKeeper
-from jobrunner.outcomes import JobOutcome, RunSnapshot, RunSummary, Tally
 from jobrunner.retry import RetryPolicy
-from jobrunner.runner import LiveEvent
+from jobrunner.run.attempt import Attempt, Running, Why
+from jobrunner.run.concurrency import AdaptiveLimit
+from jobrunner.run.leases import LeaseKeeper
+from jobrunner.run.outcomes import JobOutcome, RunSnapshot, RunSummary, Tally
 from jobrunner.store import ClaimedJob, JobState, ReapResult, Selector, Store, make_owner
 
 logger = logging.getLogger(__name__)

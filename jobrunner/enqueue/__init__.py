@@ -36,6 +36,7 @@ from typing import Any, Literal
 from jobrunner.audio.probe import AUDIO_EXTENSIONS, AudioInfo, probe, sha256_file
 from jobrunner.config import Settings
 from jobrunner.errors import AudioError, UsageError
+from jobrunner.formatting import format_duration
 from jobrunner.store import NewJob, Store
 
 Outcome = Literal["new", "duplicate", "invalid", "skipped"]
@@ -114,14 +115,6 @@ class EnqueueResult:
             "summary": self.summary.to_json(),
             "files": [f.to_json() for f in self.files],
         }
-
-
-def format_duration(seconds: float) -> str:
-    """``1:02:03`` style, for humans."""
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 # -- finding files ----------------------------------------------------------------------------

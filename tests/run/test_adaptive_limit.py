@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobrunner.concurrency import AdaptiveLimit
+from jobrunner.run.concurrency import AdaptiveLimit
 
 
 class Clock:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from helpers import Serve
 from workerkit import enqueue, exported, fast_settings, make_files, profile_file
 
 from jobrunner.cli import cli
-from jobrunner.server import LocalServer
 from jobrunner.store import Store
-
-Serve = Callable[..., LocalServer]
 
 
 def invoke(db_url: str, profile: Path, *args: str, key: str | None = None) -> Result:

@@ -45,6 +45,8 @@ import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from jobrunner.audio.stream import WirePlan, iter_chunks, plan_stream
+from jobrunner.client.pacer import Pacer, PacingStats
+from jobrunner.client.transport import OnRetry, Transport, connect_with_retry
 from jobrunner.config import Settings
 from jobrunner.errors import (
     ConnectionLostError,
@@ -55,11 +57,9 @@ from jobrunner.errors import (
     SessionFacts,
     StallError,
 )
-from jobrunner.pacer import Pacer, PacingStats
 from jobrunner.protocol.events import CLOSE_MESSAGE, ErrorEvent, ServerEvent, parse_server_event
 from jobrunner.protocol.handshake import StreamParams, build_headers, build_url
-from jobrunner.protocol.session import Turn, TurnSession
-from jobrunner.transport import OnRetry, Transport, connect_with_retry
+from jobrunner.protocol.turns import Turn, TurnSession
 
 logger = logging.getLogger(__name__)
 

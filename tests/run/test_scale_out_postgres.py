@@ -9,10 +9,10 @@ with its exact transcript, and that each process did a share of the work.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import Serve
 from workerkit import (
     assert_all_exact,
     enqueue,
@@ -23,11 +23,9 @@ from workerkit import (
     profile_file,
 )
 
-from jobrunner.server import LocalServer
 from jobrunner.store import Store
 from jobrunner.store.reports import parse_owner
 
-Serve = Callable[..., LocalServer]
 WORKERS = 3
 FILES = 24
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import signal
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from helpers import Serve
 from workerkit import (
     assert_all_exact,
     enqueue,
@@ -24,11 +24,9 @@ from workerkit import (
     profile_file,
 )
 
-from jobrunner.server import LocalServer
+from jobrunner.run.worker import run_queue
 from jobrunner.store import Store
-from jobrunner.worker import run_queue
 
-Serve = Callable[..., LocalServer]
 WAIT_S = 60
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobrunner.errors import AuthenticationError, ConfigError
-from jobrunner.outcomes import JobOutcome, Tally
+from jobrunner.run.outcomes import JobOutcome, Tally
 
 
 def outcome(kind: str, seconds: float = 10.0) -> JobOutcome:

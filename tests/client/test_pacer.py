@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from jobrunner.client.pacer import Pacer
 from jobrunner.errors import ConfigError
-from jobrunner.pacer import Pacer
 
 
 class FakeClock:

@@ -17,13 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 
-from jobrunner.attempt import (
-    check_complete,
-    failure_record,
-    job_settings,
-    success_record,
-    turn_rows,
-)
+from jobrunner.client.auto import SessionResult, transcribe_file
 from jobrunner.errors import (
     ConfigError,
     ConnectError,
@@ -33,13 +27,19 @@ from jobrunner.errors import (
     SessionError,
     StoreError,
 )
-from jobrunner.outcomes import JobOutcome, Outcome
 from jobrunner.retry import Action, Decision, decide, describe, error_kind
-from jobrunner.runner import SessionResult, transcribe_file
+from jobrunner.run.outcomes import JobOutcome, Outcome
+from jobrunner.run.records import (
+    check_complete,
+    failure_record,
+    job_settings,
+    success_record,
+    turn_rows,
+)
 from jobrunner.store import ClaimedJob, JobState, utcnow
 
 if TYPE_CHECKING:
-    from jobrunner.worker import Worker
+    from jobrunner.run.worker import Worker
 
 logger = logging.getLogger(__name__)
 

@@ -11,15 +11,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from helpers import Serve
 from workerkit import ROOT, enqueue, fast_settings, make_files, profile_file
 
-from jobrunner.server import LocalServer
 from jobrunner.store import Store
-
-Serve = Callable[..., LocalServer]
 
 KEY = "sk_car_leakcanary_5f2d9a"
 WRONG = "sk_car_wrongcanary_77c1e0"

@@ -15,10 +15,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from jobrunner.client.auto import SessionResult
 from jobrunner.config import Settings
 from jobrunner.errors import AudioError, SessionError
-from jobrunner.protocol.session import Turn
-from jobrunner.runner import SessionResult
+from jobrunner.protocol.turns import Turn
 from jobrunner.store import AttemptRecord, ClaimedJob, TurnRow
 
 #: float slack on top of one chunk when comparing audio sent with the file's duration

@@ -1,0 +1,1 @@
+"""The realtime client: pacing, the websocket transport, one file through one session."""
