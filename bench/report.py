@@ -16,7 +16,9 @@ from typing import Any
 
 TEMPLATE = Path(__file__).with_name("BENCHMARKS.template.md")
 #: benchmarks with a section of their own in the template (the rest go under "other")
-SECTIONS = ("makespan", "pacing", "resources", "scaling", "run", "enqueue", "export", "store_pg")
+SECTIONS = (
+    "makespan", "pacing", "resources", "scaling", "run", "enqueue", "export", "store_pg", "vad",
+)  # fmt: skip
 
 
 def _is_number(value: Any) -> bool:
@@ -364,7 +366,15 @@ RENDERERS: dict[str, Callable[[Any, list[Any]], str]] = {
     "resources": render_resources,
     "scaling": render_scaling,
     "enqueue": render_enqueue,
+    "vad": lambda result, runs: _vad().render(result, runs),
 }
+
+
+def _vad() -> Any:
+    """bench.vad imports the detector (numpy, soundfile): only when its section is rendered."""
+    import bench.vad
+
+    return bench.vad
 
 
 def render(name: str, result: Any, runs: list[Any]) -> str:
