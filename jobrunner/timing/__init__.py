@@ -1,0 +1,1 @@
+"""True turn times from the speech map: alignment, turn-detection latency, coverage (pure)."""
