@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "cancel": "jobrunner.cli.cancel:cancel_command",
     "export": "jobrunner.cli.export:export_command",
     "demo": "jobrunner.cli.demo:demo_command",
+    "speech": "jobrunner.cli.speech:speech_command",
 }
 
 
