@@ -8,8 +8,8 @@ import click
 
 from jobrunner.config import Secret
 from jobrunner.server.app import DEFAULT_PORT, RealtimeServer, ServerConfig
-from jobrunner.server.engine import ENGINES
 from jobrunner.server.faults import describe, parse_faults
+from jobrunner.server.recognizer import RECOGNIZERS
 
 HELP = """Run the local realtime server: Cartesia's Auto STT endpoint, offline.
 
@@ -67,7 +67,7 @@ Examples:
 )
 @click.option(
     "--engine",
-    type=click.Choice(sorted(ENGINES)),
+    type=click.Choice(sorted(RECOGNIZERS)),
     default="tones",
     show_default=True,
     help="Recognizer behind the endpoint.",
