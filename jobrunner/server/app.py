@@ -85,7 +85,9 @@ class ServerConfig:
                     "started with --public (and --api-key)"
                 )
             if not self.api_key:
-                raise UsageError("--public needs --api-key: a reachable server must check keys")
+                raise UsageError(
+                    "--public needs --api-key or --api-key-file: a reachable server must check keys"
+                )
         if self.max_sessions is not None and self.max_sessions < 1:
             raise UsageError(f"--max-sessions must be >= 1, got {self.max_sessions}")
         if self.max_rate < 0 or self.burst_s < 0:
