@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from jobrunner.protocol.events import ServerEvent, TurnEnd, TurnStart, TurnUpdate  # noqa: E402
-from jobrunner.server.engine import EngineSession, get_engine  # noqa: E402
+from jobrunner.server.recognizer import Recognition, get_recognizer  # noqa: E402
 from jobrunner.server.silero import FRAME_SAMPLES, VAD_RATE, shared_model  # noqa: E402
 from jobrunner.server.transcripts import normalize_words, word_edit_distance  # noqa: E402
 from jobrunner.server.turn_detector import DetectorConfig, TurnDetector, TurnParams  # noqa: E402
@@ -103,7 +103,7 @@ def load_corpus(names: Iterable[str] | None = None) -> list[Sample]:
     return out
 
 
-def stream(session: EngineSession, sample: Sample, pace: float | None = None) -> Outcome:
+def stream(session: Recognition, sample: Sample, pace: float | None = None) -> Outcome:
     """Feed ``sample`` in 100 ms chunks; with ``pace``, on a drift-free realtime schedule."""
     step = round(sample.rate * CHUNK_S)
     outcome = Outcome()
@@ -168,7 +168,7 @@ def _stats(values: list[float]) -> dict[str, float] | None:
 
 def accuracy(samples: list[Sample], **options: Any) -> dict[str, Any]:
     """One session per file, fed as fast as it goes; CPU realtime factor over all files."""
-    engine = get_engine("whisper", **options)
+    engine = get_recognizer("whisper", **options)
     cpu0 = time.process_time()
     outcomes = [stream(engine.open(s.rate, TurnParams()), s) for s in samples]
     cpu = time.process_time() - cpu0
@@ -181,7 +181,7 @@ def accuracy(samples: list[Sample], **options: Any) -> dict[str, Any]:
 
 def concurrent(samples: list[Sample], sessions: int, **options: Any) -> dict[str, Any]:
     """``sessions`` threads (as the server's worker threads), each streaming every sample at 1x."""
-    engine: Any = get_engine("whisper", **options)
+    engine: Any = get_recognizer("whisper", **options)
     skipped0 = engine.decoder.partials_skipped
     audio_s = sum(s.seconds for s in samples) * sessions
     outcomes: list[list[Outcome]] = [[] for _ in range(sessions)]
@@ -275,7 +275,7 @@ def session_memory(sample: Sample) -> dict[str, float]:
     The model's own memory (CTranslate2, shared by every session) is not traced; it shows in
     the process RSS instead.
     """
-    engine = get_engine("whisper", partial_interval_s=0)
+    engine = get_recognizer("whisper", partial_interval_s=0)
     session = engine.open(sample.rate, TurnParams())
     tracemalloc.start()
     step = round(sample.rate * CHUNK_S)
@@ -304,7 +304,7 @@ def run(smoke: bool = False) -> dict[str, Any]:
         "files": len(samples),
         "audio_s": round(sum(s.seconds for s in samples), 1),
     }
-    get_engine("whisper")
+    get_recognizer("whisper")
     results["rss_mb_models_loaded"] = round(_rss_mb(), 1)
     results["rss_mb_before_models"] = round(rss_start, 1)
     partials = {"partial_interval_s": PARTIAL_S}

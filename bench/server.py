@@ -36,8 +36,8 @@ from typing import Any
 from websockets.asyncio.server import serve
 
 from jobrunner.protocol.events import ConfigRequest, ServerEvent
-from jobrunner.server.app import RealtimeServer, ServerConfig
-from jobrunner.server.engine import Float32Array, get_engine
+from jobrunner.server.app import WEBSOCKETS_LOGGER, RealtimeServer, ServerConfig
+from jobrunner.server.recognizer import Float32Array, get_recognizer
 from jobrunner.server.turn_detector import TurnParams
 
 
@@ -74,7 +74,7 @@ class BenchRealtimeServer(RealtimeServer):
             self.config.host,
             self.config.port,
             process_request=self.process_request,
-            logger=logging.getLogger("jobrunner.server.websockets"),
+            logger=logging.getLogger(WEBSOCKETS_LOGGER),
             backlog=self.backlog,
         )
         return self._server
@@ -92,7 +92,7 @@ def raise_nofile() -> int:
 
 async def _serve(args: argparse.Namespace) -> None:
     config = ServerConfig(port=0, max_rate=args.max_rate, burst_s=args.burst_s)
-    engine = SinkEngine() if args.engine == "sink" else get_engine(args.engine)
+    engine = SinkEngine() if args.engine == "sink" else get_recognizer(args.engine)
     app = BenchRealtimeServer(config, engine)
     app.backlog = args.backlog
     nofile = raise_nofile()

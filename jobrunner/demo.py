@@ -31,7 +31,7 @@ from jobrunner.export import export
 from jobrunner.run.outcomes import JobOutcome, RunSnapshot, RunSummary
 from jobrunner.run.worker import RunOptions, run_queue
 from jobrunner.server import LocalServer, ServerConfig
-from jobrunner.server.engine import get_engine
+from jobrunner.server.recognizer import get_recognizer
 from jobrunner.store import Store
 
 SAMPLES_DIR: Final = Path(__file__).resolve().parent / "samples"
@@ -106,7 +106,7 @@ def run_demo(
     """Run the demo into ``out_dir``; see the module docstring. ``pace`` above 1 streams
     faster than realtime (tests); ``concurrency`` ``None`` is the profile's default."""
     try:
-        engine = get_engine("whisper")  # loads the models before the clock starts
+        engine = get_recognizer("whisper")  # loads the models before the clock starts
     except ConfigError as exc:
         raise ConfigError(
             f"the demo needs the offline speech recognizer: {ASR_HINT} ({exc})"

@@ -20,8 +20,9 @@ _PATTERNS: Final = (
     (re.compile(r"(?i)([?&](?:api_key|access_token)=)[^&\s]+"), r"\1***"),
 )
 
-#: loggers of third-party code that may log handshake headers or URLs
-LIBRARY_LOGGERS: Final = ("websockets.client", "websockets.server")
+#: loggers of third-party code that may log handshake headers or URLs; the last is the one
+#: websockets writes to for ``jobrunner serve`` (``server.app.WEBSOCKETS_LOGGER``)
+LIBRARY_LOGGERS: Final = ("websockets.client", "websockets.server", "jobrunner.server.websockets")
 
 
 def redact_text(text: str) -> str:

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from jobrunner.cli import cli
 from jobrunner.demo import samples
-from jobrunner.server import whisper as whisper_module
 from jobrunner.server.transcripts import normalize_words, word_edit_distance
+from jobrunner.server.whisper import recognizer as whisper_module
 
 HAVE_ASR = importlib.util.find_spec("faster_whisper") is not None
 #: corpus word error rate of whisper tiny.en on the espeak-ng samples is about 0.2

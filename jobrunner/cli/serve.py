@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import click
 
 from jobrunner.config import Secret
+from jobrunner.errors import UsageError
 from jobrunner.server.app import DEFAULT_PORT, RealtimeServer, ServerConfig
-from jobrunner.server.engine import ENGINES
 from jobrunner.server.faults import describe, parse_faults
+from jobrunner.server.recognizer import RECOGNIZERS
 
 HELP = """Run the local realtime server: Cartesia's Auto STT endpoint, offline.
 
@@ -43,13 +45,18 @@ overload (audio faster than --max-rate x realtime beyond --burst-s seconds) -> e
 close 1011.
 
 \b
+The key: --api-key KEY on the command line is visible to every user of the machine (ps);
+prefer the environment (JOBRUNNER_SERVE_API_KEY) or a file only you can read
+(--api-key-file PATH or JOBRUNNER_SERVE_API_KEY_FILE; surrounding whitespace is ignored).
+
+\b
 Examples:
   jobrunner serve
-  jobrunner serve --port 0 --api-key "$KEY"           # any free port, keys checked
+  jobrunner serve --port 0 --api-key-file ~/.config/serve.key   # any free port, keys checked
   jobrunner serve --faults 'upgrade_429=0.3,drop=0.1,limit=20' --seed 7
   jobrunner serve --max-sessions 4 --max-rate 0       # 429 above 4; no overload check
   jobrunner serve --engine whisper
-  jobrunner serve --host 0.0.0.0 --public --api-key "$KEY"
+  JOBRUNNER_SERVE_API_KEY="$KEY" jobrunner serve --host 0.0.0.0 --public
   CARTESIA_BASE_URL=http://127.0.0.1:8765 jobrunner transcribe call.wav
 """
 
@@ -63,11 +70,18 @@ Examples:
     "--api-key",
     envvar="JOBRUNNER_SERVE_API_KEY",
     metavar="KEY",
-    help="Require this key (env JOBRUNNER_SERVE_API_KEY). Without it, any key is accepted.",
+    help="Require this key (env JOBRUNNER_SERVE_API_KEY). Without a key, any key is accepted.",
+)
+@click.option(
+    "--api-key-file",
+    envvar="JOBRUNNER_SERVE_API_KEY_FILE",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Require the key stored in this file (env JOBRUNNER_SERVE_API_KEY_FILE).",
 )
 @click.option(
     "--engine",
-    type=click.Choice(sorted(ENGINES)),
+    type=click.Choice(sorted(RECOGNIZERS)),
     default="tones",
     show_default=True,
     help="Recognizer behind the endpoint.",
@@ -95,12 +109,13 @@ Examples:
     help="Seconds of audio a client may send ahead before the overload check trips.",
 )
 @click.option(
-    "--public", is_flag=True, help="Allow binding to a non-loopback --host (needs --api-key)."
+    "--public", is_flag=True, help="Allow binding to a non-loopback --host (needs a key)."
 )
 def serve_command(
     host: str,
     port: int,
     api_key: str | None,
+    api_key_file: Path | None,
     engine: str,
     faults: str | None,
     seed: int,
@@ -111,11 +126,14 @@ def serve_command(
 ) -> None:
     from jobrunner.server.local import serve_forever
 
+    if api_key_file is not None and api_key:
+        raise UsageError("give the key one way: --api-key (or its environment) or --api-key-file")
+    key = _read_key(api_key_file) if api_key_file is not None else Secret(api_key or "")
     spec = parse_faults(faults)
     config = ServerConfig(
         host=host,
         port=port,
-        api_key=Secret(api_key or ""),
+        api_key=key,
         engine=engine,
         faults=spec,
         seed=seed,
@@ -126,7 +144,7 @@ def serve_command(
     )
 
     def ready(app: RealtimeServer) -> None:
-        details = [f"engine {engine}", "API key required" if api_key else "no API key"]
+        details = [f"engine {engine}", "API key required" if key else "no API key"]
         if spec:
             details.append(f"faults: {describe(spec.rules)} (seed {seed})")
         if max_sessions:
@@ -137,3 +155,14 @@ def serve_command(
         asyncio.run(serve_forever(config, ready=ready))
     except KeyboardInterrupt:
         click.echo("jobrunner serve: stopped", err=True)
+
+
+def _read_key(path: Path) -> Secret:
+    """The key in ``path``, without the surrounding whitespace (a trailing newline)."""
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read --api-key-file {path}: {exc}") from exc
+    if not key or len(key.split()) != 1:
+        raise UsageError(f"--api-key-file {path} must hold one key (it holds {len(key.split())})")
+    return Secret(key)

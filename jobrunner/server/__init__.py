@@ -7,9 +7,11 @@ Public API::
     from jobrunner.server.faults import parse_faults                       # --faults specs
 
 Modules: ``app`` (upgrade decisions), ``connection`` (one session), ``params`` (query
-validation), ``faults``, ``records`` (handshakes, counters), ``local`` (threads, CLI entry),
-``engine`` (recognizer interface), ``turns`` (turn detector), ``pcm`` (wire decoding),
-``tones`` (deterministic engine), ``whisper``/``silero`` (the real recognizer, ``asr`` extra).
+validation), ``faults``, ``recorder`` (handshakes, counters), ``local`` (threads, CLI entry),
+``recognizer`` (the interface behind ``--engine``), ``turn_detector``, ``pcm`` (wire decoding),
+``tones/`` (deterministic engine: codec, decoder, recognizer), ``whisper/`` (the real
+recognizer, ``asr`` extra: decoder, recognition, recognizer) with ``silero`` (VAD) and
+``transcripts`` (text that only grows).
 """
 
 from __future__ import annotations

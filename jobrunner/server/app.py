@@ -1,4 +1,4 @@
-"""The local realtime server: upgrade decisions, then one :class:`Session` per connection.
+"""The local realtime server: upgrade decisions, then one :class:`ConnectionHandler` each.
 
 Everything the service answers *on the upgrade* is decided in :meth:`RealtimeServer.
 process_request`, in this order, and recorded as a :class:`~jobrunner.server.recorder.Handshake`:
@@ -28,7 +28,7 @@ import uuid
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -39,10 +39,10 @@ from jobrunner.config import Secret
 from jobrunner.errors import UsageError
 from jobrunner.protocol.events import AUTO_PATH
 from jobrunner.redact import redact_library_logs
-from jobrunner.server.connection import Admission, Limits, Session, status_phrase
-from jobrunner.server.engine import Engine, get_engine
+from jobrunner.server.connection import Admission, ConnectionHandler, Limits, status_phrase
 from jobrunner.server.faults import FaultInjector, FaultSpec
 from jobrunner.server.params import SessionRequest, parse_request
+from jobrunner.server.recognizer import Recognizer, get_recognizer
 from jobrunner.server.recorder import Handshake, Recorder, ServerStats
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     api_key: Secret = field(default_factory=lambda: Secret(""))
-    engine: str = "tones"
-    engine_options: Mapping[str, Any] = field(default_factory=dict)
+    engine: str = "tones"  # --engine: a name in recognizer.RECOGNIZERS
+    engine_options: Mapping[str, Any] = field(default_factory=dict)  # its keyword options
     faults: FaultSpec = field(default_factory=FaultSpec)
     seed: int = 0
     max_sessions: int | None = None
@@ -85,7 +85,9 @@ class ServerConfig:
                     "started with --public (and --api-key)"
                 )
             if not self.api_key:
-                raise UsageError("--public needs --api-key: a reachable server must check keys")
+                raise UsageError(
+                    "--public needs --api-key or --api-key-file: a reachable server must check keys"
+                )
         if self.max_sessions is not None and self.max_sessions < 1:
             raise UsageError(f"--max-sessions must be >= 1, got {self.max_sessions}")
         if self.max_rate < 0 or self.burst_s < 0:
@@ -114,12 +116,20 @@ def _credential(request: Request, query: list[tuple[str, str]]) -> tuple[str | N
     return None, None
 
 
-class RealtimeServer:
-    """The server object: owns the engine, the fault injector and the records."""
+#: the logger websockets writes this server's handshakes to (request line and headers, with
+#: any key in them, at DEBUG); :mod:`jobrunner.redact` masks credentials in it
+WEBSOCKETS_LOGGER: Final = "jobrunner.server.websockets"
 
-    def __init__(self, config: ServerConfig, engine: Engine | None = None) -> None:
+
+class RealtimeServer:
+    """The server object: owns the recognizer, the fault injector and the records.
+
+    The recognizer is built from ``config.engine`` unless one is given (tests, benchmarks).
+    """
+
+    def __init__(self, config: ServerConfig, recognizer: Recognizer | None = None) -> None:
         self.config = config
-        self.engine = engine or get_engine(config.engine, **dict(config.engine_options))
+        self.recognizer = recognizer or get_recognizer(config.engine, **dict(config.engine_options))
         self.recorder = Recorder()
         self.faults = FaultInjector(config.faults, seed=config.seed)
         self._limits = Limits(max_rate=config.max_rate, burst_s=config.burst_s)
@@ -149,7 +159,7 @@ class RealtimeServer:
             self.config.host,
             self.config.port,
             process_request=self.process_request,
-            logger=logging.getLogger("jobrunner.server.websockets"),
+            logger=logging.getLogger(WEBSOCKETS_LOGGER),
             compression=None,
         )
         return self._server
@@ -238,7 +248,10 @@ class RealtimeServer:
             return
         self.recorder.session_opened()
         try:
-            await Session(conn, admission, self.engine, self._limits, self.recorder).run()
+            handler = ConnectionHandler(
+                conn, admission, self.recognizer, self._limits, self.recorder
+            )
+            await handler.run()
         finally:
             self._slots.discard(conn)
             self.recorder.session_closed()
@@ -265,4 +278,4 @@ def _refuse(conn: ServerConnection, status: int, error_code: str, message: str) 
     return response
 
 
-__all__ = ["DEFAULT_PORT", "RealtimeServer", "ServerConfig", "is_loopback"]
+__all__ = ["DEFAULT_PORT", "WEBSOCKETS_LOGGER", "RealtimeServer", "ServerConfig", "is_loopback"]

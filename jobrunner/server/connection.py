@@ -4,11 +4,11 @@ The contract (``protocol.md`` section 4) from the server's side:
 
 1. ``connected`` with the connection's request id, right after the upgrade.
 2. A request whose parameters failed validation gets an ``error`` event (400) and close 1008.
-3. Binary frames are decoded with the declared encoding and fed to the engine; its events go
+3. Binary frames are decoded with the declared encoding and fed to the recognizer; its events go
    out as they come, each stamped with the request id.
 4. ``{"type": "config"}`` updates the turn settings (invalid values: 400 + close 1008);
-   ``{"type": "close"}`` flushes the engine (the open turn ends), then the server closes 1000.
-   Any other text frame is a 400 error event.
+   ``{"type": "close"}`` flushes the recognizer (the open turn ends), then the server closes
+   1000. Any other text frame is a 400 error event.
 5. Audio arriving faster than ``max_rate`` times realtime beyond ``burst_s`` seconds of slack
    (judged on the total since the first frame, see :class:`RateGuard`) is an overload:
    ``error`` 500, close 1011.
@@ -43,10 +43,10 @@ from jobrunner.protocol.events import (
     encode_server_event,
     parse_client_message,
 )
-from jobrunner.server.engine import Engine, EngineSession, Float32Array
 from jobrunner.server.faults import Fault
 from jobrunner.server.params import Rejection, SessionRequest, check_turn
 from jobrunner.server.pcm import PcmDecoder
+from jobrunner.server.recognizer import Float32Array, Recognition, Recognizer
 from jobrunner.server.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -63,18 +63,21 @@ def status_phrase(status: int) -> str:
         return "Error"
 
 
-#: threads for blocking engine calls. Not asyncio's default pool (5 + cores threads): with more
-#: sessions than that waiting on a recognizer decode, sessions that only need their cheap VAD
-#: step would queue behind them. Threads idle cheaply; the engine bounds its own decode work.
-ENGINE_THREADS: Final = 256
-_engine_pool: ThreadPoolExecutor | None = None
+#: threads for blocking recognizer calls. Not asyncio's default pool (5 + cores threads): with
+#: more sessions than that waiting on a recognizer decode, sessions that only need their cheap
+#: VAD step would queue behind them. Threads idle cheaply; the recognizer bounds its own decode
+#: work.
+RECOGNIZER_THREADS: Final = 256
+_recognizer_pool: ThreadPoolExecutor | None = None
 
 
-def _engine_threads() -> ThreadPoolExecutor:
-    global _engine_pool
-    if _engine_pool is None:
-        _engine_pool = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="jobrunner-engine")
-    return _engine_pool
+def _recognizer_threads() -> ThreadPoolExecutor:
+    global _recognizer_pool
+    if _recognizer_pool is None:
+        _recognizer_pool = ThreadPoolExecutor(
+            RECOGNIZER_THREADS, thread_name_prefix="jobrunner-recognizer"
+        )
+    return _recognizer_pool
 
 
 class RateGuard:
@@ -123,21 +126,21 @@ class _Terminated(Exception):
     """The session ended early (error sent, socket dropped); nothing more to do."""
 
 
-class Session:
+class ConnectionHandler:
     """Runs one connection. Created by the server's handler, used once."""
 
     def __init__(
         self,
         conn: ServerConnection,
         admission: Admission,
-        engine: Engine,
+        recognizer: Recognizer,
         limits: Limits,
         recorder: Recorder,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.conn = conn
         self.admission = admission
-        self.engine = engine
+        self.recognizer = recognizer
         self.limits = limits
         self.recorder = recorder
         self.clock = clock
@@ -159,9 +162,9 @@ class Session:
 
     async def _stream(self, request: SessionRequest) -> None:
         try:
-            session = self.engine.open(request.sample_rate, request.turn)
+            recognition = self.recognizer.open(request.sample_rate, request.turn)
         except Exception:
-            log.exception("engine %s could not open a session", self.engine.name)
+            log.exception("engine %s could not open a session", self.recognizer.name)
             await self._fail(500, "the recognizer is unavailable", "engine_error")
         turn = request.turn
         pcm = PcmDecoder(request.encoding)
@@ -181,7 +184,7 @@ class Session:
                         "send about one second of audio per second",
                         "overloaded",
                     )
-                await self._send(await self._call(session, session.feed, samples))
+                await self._send(await self._call(recognition, recognition.feed, samples))
                 await self._maybe_fault()
                 continue
             try:
@@ -197,7 +200,7 @@ class Session:
             if rejected is not None:
                 self.recorder.bad_request()
                 await self._fail(400, rejected.message, rejected.error_code)
-            session.configure(command)
+            recognition.configure(command)
         if not closing:
             return  # the client closed the socket without asking for a flush
         await self._maybe_fault(closing=True)
@@ -206,19 +209,22 @@ class Session:
             with contextlib.suppress(TimeoutError):  # the delay, unless the client leaves
                 await asyncio.wait_for(self.conn.wait_closed(), self._fault.delay_s)
                 raise _Terminated
-        await self._send(await self._call(session, session.finish))
+        await self._send(await self._call(recognition, recognition.finish))
         await self._close(CLOSE_NORMAL)
 
     async def _call(
-        self, session: EngineSession, fn: Callable[..., list[ServerEvent]], *args: Float32Array
+        self,
+        recognition: Recognition,
+        fn: Callable[..., list[ServerEvent]],
+        *args: Float32Array,
     ) -> list[ServerEvent]:
         try:
-            if session.blocking:
+            if recognition.blocking:
                 loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(_engine_threads(), fn, *args)
+                return await loop.run_in_executor(_recognizer_threads(), fn, *args)
             return fn(*args)
         except Exception:
-            log.exception("engine %s failed (request %s)", self.engine.name, self.request_id)
+            log.exception("engine %s failed (request %s)", self.recognizer.name, self.request_id)
             await self._fail(500, "the recognizer failed on this audio", "engine_error")
 
     async def _maybe_fault(self, *, closing: bool = False) -> None:
@@ -297,4 +303,4 @@ class Session:
                 await self.conn.recv()
 
 
-__all__ = ["Admission", "RateGuard", "Limits", "Session", "status_phrase"]
+__all__ = ["Admission", "ConnectionHandler", "Limits", "RateGuard", "status_phrase"]

@@ -24,7 +24,7 @@ from typing import Any
 
 from jobrunner.errors import UsageError
 from jobrunner.server.app import RealtimeServer, ServerConfig
-from jobrunner.server.engine import Engine
+from jobrunner.server.recognizer import Recognizer
 from jobrunner.server.recorder import Handshake, ServerStats
 
 START_TIMEOUT_S = 30.0
@@ -33,9 +33,11 @@ START_TIMEOUT_S = 30.0
 class LocalServer:
     """The realtime server in a background thread; a context manager."""
 
-    def __init__(self, config: ServerConfig | None = None, engine: Engine | None = None) -> None:
+    def __init__(
+        self, config: ServerConfig | None = None, recognizer: Recognizer | None = None
+    ) -> None:
         self.config = config or ServerConfig(port=0)
-        self._engine = engine
+        self._recognizer = recognizer
         self._app: RealtimeServer | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -132,7 +134,7 @@ class LocalServer:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        app = RealtimeServer(self.config, self._engine)
+        app = RealtimeServer(self.config, self._recognizer)
         await app.start()
         self._app = app
         self._ready.set()
@@ -143,10 +145,14 @@ class LocalServer:
 
 
 @contextlib.contextmanager
-def running_server(engine: Engine | None = None, **options: Any) -> Iterator[LocalServer]:
-    """``LocalServer(ServerConfig(port=0, **options))`` as a ``with`` block."""
+def running_server(recognizer: Recognizer | None = None, **options: Any) -> Iterator[LocalServer]:
+    """``LocalServer(ServerConfig(port=0, **options), recognizer)`` as a ``with`` block.
+
+    ``engine="whisper"`` (a :class:`ServerConfig` option) picks the recognizer by name;
+    ``recognizer`` passes one already built.
+    """
     options.setdefault("port", 0)
-    with LocalServer(ServerConfig(**options), engine) as server:
+    with LocalServer(ServerConfig(**options), recognizer) as server:
         yield server
 
 

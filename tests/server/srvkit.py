@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,14 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from jobrunner.protocol.events import AUTO_PATH
 from jobrunner.server.tones import TurnSpec, synthesize
+
+#: the shared speech samples (real and synthesized speech with reference texts); like
+#: ``bench/asr.py``, ``JOBRUNNER_SPEECH`` points elsewhere (a git worktree sits one level deeper)
+SPEECH = Path(
+    os.environ.get(
+        "JOBRUNNER_SPEECH", Path(__file__).resolve().parents[2].parent / "shared" / "speech"
+    )
+)
 
 SUBTYPES = {
     "pcm_s16le": "PCM_16",

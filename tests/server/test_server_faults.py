@@ -30,7 +30,7 @@ def test_drop_is_an_abrupt_close_without_close_frame(serve: Serve) -> None:
     server = serve(faults="drop@1=first:1")
     out = run(talk(server.url, query(), audio=AUDIO, chunk=3200))
     assert out.close_code == 1006
-    assert "turn.end" not in out.types[1:] or out.finals != TURNS
+    assert out.types[0] == "connected" and out.finals == []  # the first turn ends at ~1.4 s
     assert server.wait_idle().faults_injected == {"drop": 1}
     assert run(talk(server.url, query(), audio=AUDIO)).finals == TURNS
 
@@ -89,5 +89,6 @@ def test_same_seed_same_faults(serve: Serve) -> None:
         return [run(talk(server.url, query())).status for _ in range(12)]
 
     first = pattern(3)
-    assert first == pattern(3)
+    assert first == pattern(3)  # a new server: nothing carried over but the seed
     assert first.count(503) not in (0, 12)
+    assert pattern(4) != first

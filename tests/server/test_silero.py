@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,12 +18,13 @@ if (
         "the asr extra is not installed (pip install 'jobrunner[asr]')", allow_module_level=True
     )
 
+from srvkit import SPEECH
+
 from jobrunner.server.silero import FRAME_SAMPLES, VAD_RATE, To16k, model_path, shared_model
 from jobrunner.server.turn_detector import DetectorConfig, TurnDecision, TurnDetector, TurnParams
 
 pytestmark = pytest.mark.asr
 
-SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
 if not (SPEECH / "segments.json").is_file():
     pytest.skip(f"shared speech samples not found at {SPEECH}", allow_module_level=True)
 SEGMENTS = json.loads((SPEECH / "segments.json").read_text())

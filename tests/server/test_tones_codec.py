@@ -11,8 +11,8 @@ import soxr
 from srvkit import encode
 
 from jobrunner.protocol.events import ServerEvent, TurnEnd
-from jobrunner.server.engine import get_engine
 from jobrunner.server.pcm import PcmDecoder
+from jobrunner.server.recognizer import get_recognizer
 from jobrunner.server.tones import ToneDecoder, encode_bytes, synthesize, turn_texts, write_wav
 from jobrunner.server.turn_detector import TurnParams
 
@@ -25,12 +25,12 @@ TURNS = [
 ]
 
 
-def run_engine(samples: np.ndarray, rate: int, chunk: int, **turn: float) -> list[ServerEvent]:
-    session = get_engine("tones").open(rate, TurnParams(**turn))
+def recognize(samples: np.ndarray, rate: int, chunk: int, **turn: float) -> list[ServerEvent]:
+    recognition = get_recognizer("tones").open(rate, TurnParams(**turn))
     events: list[ServerEvent] = []
     for start in range(0, len(samples), chunk):
-        events.extend(session.feed(samples[start : start + chunk]))
-    return events + session.finish()
+        events.extend(recognition.feed(samples[start : start + chunk]))
+    return events + recognition.finish()
 
 
 def finals(events: list[ServerEvent]) -> list[str]:
@@ -43,7 +43,7 @@ def audio() -> np.ndarray:
 
 
 def test_exact_text_and_event_grammar(audio: np.ndarray) -> None:
-    events = run_engine(audio, 16000, 1600)
+    events = recognize(audio, 16000, 1600)
     assert finals(events) == turn_texts(TURNS)
     kinds = [e.type for e in events]
     # every turn starts before its first update and ends once; the paused turn resumes
@@ -66,7 +66,7 @@ def test_every_wire_encoding_round_trips(audio: np.ndarray, encoding: str) -> No
     wire = encode(audio, encoding)
     decoder = PcmDecoder(encoding)
     samples = np.concatenate([decoder.feed(wire[i : i + 777]) for i in range(0, len(wire), 777)])
-    assert finals(run_engine(samples, 16000, 1600)) == turn_texts(TURNS)
+    assert finals(recognize(samples, 16000, 1600)) == turn_texts(TURNS)
 
 
 @pytest.mark.parametrize("rate", [8000, 44100, 48000])
@@ -75,18 +75,18 @@ def test_resampled_audio_decodes_at_the_session_rate(audio: np.ndarray, rate: in
     wire = encode(resampled, "pcm_mulaw" if rate == 8000 else "pcm_s16le", rate)
     encoding = "pcm_mulaw" if rate == 8000 else "pcm_s16le"
     samples = PcmDecoder(encoding).feed(wire)
-    assert finals(run_engine(samples, rate, rate // 10)) == turn_texts(TURNS)
+    assert finals(recognize(samples, rate, rate // 10)) == turn_texts(TURNS)
 
 
 def test_synthesized_directly_at_8k() -> None:
     audio = synthesize(TURNS, 8000)
-    assert finals(run_engine(audio, 8000, 800)) == turn_texts(TURNS)
+    assert finals(recognize(audio, 8000, 800)) == turn_texts(TURNS)
 
 
 def test_events_do_not_depend_on_chunking(audio: np.ndarray) -> None:
-    reference = run_engine(audio, 16000, 1600)
+    reference = recognize(audio, 16000, 1600)
     for chunk in (7, 333, 4801, len(audio)):
-        assert run_engine(audio, 16000, chunk) == reference
+        assert recognize(audio, 16000, chunk) == reference
 
 
 @pytest.mark.parametrize("encoding", ["pcm_mulaw", "pcm_alaw"])
@@ -102,19 +102,19 @@ def test_every_byte_value_survives(encoding: str) -> None:
 
 def test_open_turn_is_flushed_by_finish() -> None:
     audio = synthesize(["first", " last words"], 16000, tail_s=0.05)
-    events = run_engine(audio, 16000, 1600)
+    events = recognize(audio, 16000, 1600)
     assert finals(events) == ["first", " last words"]
 
 
 def test_a_lower_end_threshold_joins_turns_separated_by_a_short_gap() -> None:
     audio = synthesize(["one", " two"], 16000, gap_s=0.9)
-    assert finals(run_engine(audio, 16000, 1600)) == ["one", " two"]
-    assert finals(run_engine(audio, 16000, 1600, end_threshold=0.05)) == ["one two"]
+    assert finals(recognize(audio, 16000, 1600)) == ["one", " two"]
+    assert finals(recognize(audio, 16000, 1600, end_threshold=0.05)) == ["one two"]
 
 
 def test_silence_and_hum_give_no_text(tmp_path: Path) -> None:
-    assert run_engine(np.zeros(32000, dtype=np.float32), 16000, 1600) == []
-    assert finals(run_engine(synthesize([""], 16000), 16000, 1600)) == [""]
+    assert recognize(np.zeros(32000, dtype=np.float32), 16000, 1600) == []
+    assert finals(recognize(synthesize([""], 16000), 16000, 1600)) == [""]
 
 
 def test_write_wav_any_subtype(tmp_path: Path) -> None:
@@ -122,4 +122,4 @@ def test_write_wav_any_subtype(tmp_path: Path) -> None:
     info = soundfile.info(path)
     assert (info.samplerate, info.subtype, info.channels) == (22050, "PCM_24", 1)
     samples, rate = soundfile.read(path, dtype="float32")
-    assert finals(run_engine(samples, rate, 2205)) == ["Hi!", " Bye."]
+    assert finals(recognize(samples, rate, 2205)) == ["Hi!", " Bye."]

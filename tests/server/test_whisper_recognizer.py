@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from srvkit import encode, query, run, talk
+from helpers import Serve
+from srvkit import SPEECH, encode, query, run, talk
 
 from jobrunner.errors import ConfigError
 from jobrunner.protocol.events import (
@@ -26,14 +26,12 @@ from jobrunner.protocol.events import (
     TurnStart,
     TurnUpdate,
 )
-from jobrunner.server import LocalServer
-from jobrunner.server import whisper as whisper_module
-from jobrunner.server.engine import get_engine
+from jobrunner.server.recognizer import get_recognizer
 from jobrunner.server.transcripts import agreed_prefix, merge, normalize_words, word_error_rate
 from jobrunner.server.turn_detector import TurnParams
-from jobrunner.server.whisper import WhisperEngine
+from jobrunner.server.whisper import WhisperRecognizer
+from jobrunner.server.whisper import recognizer as whisper_module
 
-SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
 HAVE_ASR = importlib.util.find_spec("faster_whisper") is not None
 _NEEDS_ASR = (
     pytest.mark.asr,
@@ -67,14 +65,14 @@ def load(name: str) -> tuple[np.ndarray, int]:
     return audio, rate
 
 
-def stream(engine: WhisperEngine, audio: np.ndarray, rate: int) -> list[ServerEvent]:
+def stream(recognizer: WhisperRecognizer, audio: np.ndarray, rate: int) -> list[ServerEvent]:
     """Feed 100 ms chunks as the server does, then finish."""
-    session = engine.open(rate, TurnParams())
+    recognition = recognizer.open(rate, TurnParams())
     step = rate // 10
     events: list[ServerEvent] = []
     for begin in range(0, audio.size, step):
-        events.extend(session.feed(audio[begin : begin + step]))
-    return events + session.finish()
+        events.extend(recognition.feed(audio[begin : begin + step]))
+    return events + recognition.finish()
 
 
 def assert_turn_grammar(events: list[ServerEvent]) -> None:
@@ -98,11 +96,11 @@ def assert_turn_grammar(events: list[ServerEvent]) -> None:
 
 
 @pytest.fixture(scope="module")
-def engine() -> WhisperEngine:
+def recognizer() -> WhisperRecognizer:
     if not HAVE_ASR:
         pytest.skip("the asr extra is not installed")
-    built = get_engine("whisper")
-    assert isinstance(built, WhisperEngine)
+    built = get_recognizer("whisper")
+    assert isinstance(built, WhisperRecognizer)
     return built
 
 
@@ -141,17 +139,17 @@ def test_missing_asr_extra_names_the_install_command(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(whisper_module.importlib.util, "find_spec", find_spec)
     with pytest.raises(ConfigError, match=r"pip install 'jobrunner\[asr\]'"):
-        get_engine("whisper")
+        get_recognizer("whisper")
 
 
-# --- the engine on speech -----------------------------------------------------------------
+# --- the recognizer on speech -------------------------------------------------------------
 
 
 @needs_asr
 @pytest.mark.parametrize("name", ["two_sent_1p5s.wav", "short_turns.wav"], ids=str)
-def test_multi_turn_synthetic_speech(engine: WhisperEngine, name: str) -> None:
+def test_multi_turn_synthetic_speech(recognizer: WhisperRecognizer, name: str) -> None:
     audio, rate = load(name)
-    events = stream(engine, audio, rate)
+    events = stream(recognizer, audio, rate)
     assert_turn_grammar(events)
     finals = [e.transcript for e in events if isinstance(e, TurnEnd)]
     expected = reference(name)
@@ -166,9 +164,9 @@ def test_multi_turn_synthetic_speech(engine: WhisperEngine, name: str) -> None:
 
 @needs_asr
 @pytest.mark.parametrize("name", ["real/librivox_0870.wav", "real/goforward.wav"], ids=str)
-def test_real_read_speech(engine: WhisperEngine, name: str) -> None:
+def test_real_read_speech(recognizer: WhisperRecognizer, name: str) -> None:
     audio, rate = load(name)
-    events = stream(engine, audio, rate)
+    events = stream(recognizer, audio, rate)
     assert_turn_grammar(events)
     finals = [e.transcript for e in events if isinstance(e, TurnEnd)]
     assert len(finals) == 1
@@ -176,26 +174,26 @@ def test_real_read_speech(engine: WhisperEngine, name: str) -> None:
 
 
 @needs_asr
-def test_other_sample_rates(engine: WhisperEngine) -> None:
+def test_other_sample_rates(recognizer: WhisperRecognizer) -> None:
     audio, rate = load("s04_lights.wav")
     resampled = soxr.resample(audio, rate, 44100).astype(np.float32)
-    finals = [e.transcript for e in stream(engine, resampled, 44100) if isinstance(e, TurnEnd)]
+    finals = [e.transcript for e in stream(recognizer, resampled, 44100) if isinstance(e, TurnEnd)]
     assert len(finals) == 1
     assert word_error_rate(reference("s04_lights.wav")[0], finals[0]) < MAX_WER_SYNTHETIC
 
 
 @needs_asr
-def test_no_turn_in_silence_or_noise(engine: WhisperEngine) -> None:
+def test_no_turn_in_silence_or_noise(recognizer: WhisperRecognizer) -> None:
     rng = np.random.default_rng(5)
     audio = np.concatenate([np.zeros(16000), rng.normal(0, 0.05, 32000)]).astype(np.float32)
-    assert stream(engine, audio, 16000) == []
+    assert stream(recognizer, audio, 16000) == []
 
 
 @needs_asr
 def test_inline_partials_grow_into_the_final() -> None:
-    engine = WhisperEngine(partial_interval_s=1.5, inline_partials=True)
+    recognizer = WhisperRecognizer(partial_interval_s=1.5, inline_partials=True)
     audio, rate = load("real/librivox_0870.wav")
-    events = stream(engine, audio, rate)
+    events = stream(recognizer, audio, rate)
     assert_turn_grammar(events)
     updates = [e.transcript for e in events if isinstance(e, TurnUpdate)]
     final = [e.transcript for e in events if isinstance(e, TurnEnd)]
@@ -205,17 +203,17 @@ def test_inline_partials_grow_into_the_final() -> None:
 
 
 @needs_asr
-def test_close_mid_turn_ends_it(engine: WhisperEngine) -> None:
+def test_close_mid_turn_ends_it(recognizer: WhisperRecognizer) -> None:
     audio, rate = load("s05_taxi.wav")
     cut = audio[: int(2.5 * rate)]  # the client closes while the speaker is talking
-    events = stream(engine, cut, rate)
+    events = stream(recognizer, cut, rate)
     assert [type(e) for e in events if not isinstance(e, TurnUpdate)][-1] is TurnEnd
     final = [e.transcript for e in events if isinstance(e, TurnEnd)][0]
     assert normalize_words(final)[:3] == ["i", "need", "a"]
 
 
 @needs_asr
-def test_through_the_local_server(serve: Callable[..., LocalServer]) -> None:
+def test_through_the_local_server(serve: Serve) -> None:
     audio, rate = load("two_sent_1p5s.wav")
     narrow = soxr.resample(audio, rate, 8000).astype(np.float32)
     server = serve(engine="whisper")
