@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.views import enqueue_json, enqueue_line
 from jobrunner.enqueue import enqueue_paths
 from jobrunner.errors import UsageError
 from jobrunner.store import Store
@@ -103,9 +104,9 @@ def enqueue_command(
         if store is not None:
             store.close()
     if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        click.echo(json.dumps(enqueue_json(result), ensure_ascii=False))
         return
     for f in result.files:
         if f.outcome == "invalid":
             click.echo(f"invalid  {f.path}: {f.reason}")
-    click.echo(result.summary.line())
+    click.echo(enqueue_line(result.summary))

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.views import job_json
 from jobrunner.formatting import format_duration
 from jobrunner.store import STATES, JobView, Store
 
@@ -57,7 +58,7 @@ def jobs_command(
             click.echo(f"{'ID':>6}  {'STATE':<9}  {'TRIES':>5}  {'DURATION':>8}  PATH  REASON")
         for job in _iter_jobs(store, states or None, label, limit):
             shown += 1
-            click.echo(json.dumps(job.to_json(), ensure_ascii=False) if as_json else line(job))
+            click.echo(json.dumps(job_json(job), ensure_ascii=False) if as_json else line(job))
         if not as_json and limit and shown == limit:
             total = store.count(states=states or None, label=label)
             if total > shown:

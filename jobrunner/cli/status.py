@@ -8,7 +8,8 @@ from datetime import datetime
 import click
 
 from jobrunner.cli import AppContext
-from jobrunner.formatting import format_duration
+from jobrunner.cli.views import status_json
+from jobrunner.formatting import format_duration, iso
 from jobrunner.store import StatusReport, Store, WorkerView
 
 
@@ -37,7 +38,7 @@ def status_command(app: AppContext, as_json: bool) -> None:
     with Store.open(app.settings().db_url) as store:
         report = store.status()
     if as_json:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        click.echo(json.dumps(status_json(report), ensure_ascii=False))
     else:
         click.echo(render(report))
 
@@ -89,7 +90,7 @@ def _lease(worker: WorkerView, now: datetime) -> str:
     if expires is None:
         return "no lease expiry"
     left = (expires - now).total_seconds()
-    stamp = expires.isoformat(timespec="seconds").replace("+00:00", "Z")
+    stamp = iso(expires.replace(microsecond=0))
     if worker.live:
         return f"lease until {stamp} ({format_duration(left)} left)"
     return f"lease expired {format_duration(-left)} ago at {stamp}: jobs go back at the next reap"

@@ -1,13 +1,11 @@
-"""What an enqueue did, file by file and in total: plain values the CLI shows or prints as JSON."""
+"""What an enqueue did, file by file and in total (plain values; the CLI words them)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-from jobrunner.formatting import format_duration
+from typing import Literal
 
 #: what became of one file (named apart from ``run.outcomes.Outcome``, an attempt's ending)
 EnqueueOutcome = Literal["new", "duplicate", "invalid", "skipped"]
@@ -22,17 +20,6 @@ class FileOutcome:
     reason: str | None = None  # why invalid / skipped
     duration_s: float | None = None
     sha256: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "outcome": self.outcome,
-            "job_id": self.job_id,
-            "new": self.new,
-            "reason": self.reason,
-            "duration_s": self.duration_s,
-            "sha256": self.sha256,
-        }
 
 
 @dataclass(frozen=True)
@@ -59,38 +46,8 @@ class EnqueueSummary:
             dry_run=dry_run,
         )
 
-    def line(self) -> str:
-        """The one summary line the CLI ends with."""
-        verb = "would enqueue" if self.dry_run else "enqueued"
-        skipped = f"{self.skipped} skipped"
-        if self.skipped_by_reason:
-            parts = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped_by_reason.items()))
-            skipped += f" ({parts})"
-        return (
-            f"{verb} {self.new} new ({format_duration(self.audio_s)} of audio), "
-            f"{self.duplicates} duplicates, {self.invalid} invalid, {skipped}"
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "new": self.new,
-            "duplicates": self.duplicates,
-            "invalid": self.invalid,
-            "skipped": self.skipped,
-            "skipped_by_reason": dict(sorted(self.skipped_by_reason.items())),
-            "audio_s": self.audio_s,
-            "dry_run": self.dry_run,
-        }
-
 
 @dataclass(frozen=True)
 class EnqueueResult:
     summary: EnqueueSummary
     files: tuple[FileOutcome, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": "jobrunner.enqueue/1",
-            "summary": self.summary.to_json(),
-            "files": [f.to_json() for f in self.files],
-        }

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from jobrunner.cli.views import enqueue_line
 from jobrunner.config import Settings
 from jobrunner.enqueue import EnqueueResult, enqueue_paths
 from jobrunner.errors import UsageError
@@ -77,7 +78,7 @@ def test_walk_takes_audio_and_counts_what_it_skips(store: Store, tree: Path) -> 
         "hidden": 2, "temp": 2, "not audio": 1, "symlinked folder": 1,
     }  # fmt: skip
     assert summary.audio_s == pytest.approx(0.5 + 1.0 + 0.25 + 0.25 + 0.5)
-    assert summary.line() == (
+    assert enqueue_line(summary) == (
         "enqueued 5 new (0:00:02 of audio), 0 duplicates, 1 invalid, "
         "6 skipped (hidden 2, not audio 1, symlinked folder 1, temp 2)"
     )
@@ -147,5 +148,5 @@ def test_dry_run_writes_nothing(store: Store, tree: Path) -> None:
     enqueue_paths(store, SETTINGS, [tree / "a.wav"])
     result = enqueue_paths(store, SETTINGS, [tree], dry_run=True)
     assert (result.summary.new, result.summary.duplicates, result.summary.invalid) == (4, 1, 1)
-    assert result.summary.line().startswith("would enqueue 4 new")
+    assert enqueue_line(result.summary).startswith("would enqueue 4 new")
     assert store.count() == 1
