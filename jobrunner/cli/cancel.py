@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.options import job_filters
 from jobrunner.cli.selection import selector
 from jobrunner.errors import UsageError
 from jobrunner.store import JobState, Selector, Store
@@ -12,7 +13,7 @@ from jobrunner.store import JobState, Selector, Store
 
 @click.command("cancel")
 @click.argument("jobs", nargs=-1, metavar="JOB_ID|PATH...")
-@click.option("--label", metavar="NAME", help="Only jobs with this label.")
+@job_filters(states=False)
 @click.option("--all-queued", is_flag=True, help="Every queued job (of --label).")
 @click.pass_obj
 def cancel_command(

@@ -10,9 +10,10 @@ from typing import BinaryIO, cast
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.options import job_filters
 from jobrunner.errors import UsageError
 from jobrunner.export import FOLDER_FORMATS, FORMATS, By, Format, export
-from jobrunner.store import STATES, Store
+from jobrunner.store import Store
 from jobrunner.store.engine import database_exists, redact
 
 
@@ -32,14 +33,7 @@ from jobrunner.store.engine import database_exists, redact
     show_default=True,
     help="jsonl/csv: one record per job or per turn.",
 )
-@click.option(
-    "--state",
-    "states",
-    multiple=True,
-    type=click.Choice([s.value for s in STATES]),
-    help="Only jobs in this state (repeatable; default: every job).",
-)
-@click.option("--label", metavar="NAME", help="Only jobs with this label.")
+@job_filters()
 @click.option(
     "-o",
     "--output",

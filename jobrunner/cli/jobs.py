@@ -8,23 +8,17 @@ from collections.abc import Iterator
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.options import job_filters
 from jobrunner.cli.views import job_json
 from jobrunner.formatting import format_duration
-from jobrunner.store import STATES, JobView, Store
+from jobrunner.store import JobView, Store
 
 PAGE = 1000
 TEXT_LIMIT = 100
 
 
 @click.command("jobs")
-@click.option(
-    "--state",
-    "states",
-    multiple=True,
-    type=click.Choice([s.value for s in STATES]),
-    help="Only jobs in this state (repeatable).",
-)
-@click.option("--label", metavar="NAME", help="Only jobs with this label.")
+@job_filters()
 @click.option(
     "--limit",
     type=click.IntRange(min=0),

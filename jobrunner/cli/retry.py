@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.options import job_filters
 from jobrunner.cli.selection import selector
 from jobrunner.store import JobState, Store
 
@@ -18,7 +19,7 @@ from jobrunner.store import JobState, Store
     is_flag=True,
     help="Succeeded jobs too (the old transcript stays until a new attempt succeeds).",
 )
-@click.option("--label", metavar="NAME", help="Only jobs with this label.")
+@job_filters(states=False)
 @click.pass_obj
 def retry_command(
     app: AppContext,
