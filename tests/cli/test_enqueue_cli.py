@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from click.testing import CliRunner, Result
+from helpers import invoke
 
-from jobrunner.cli import cli
 from jobrunner.store import Store
 
 
@@ -22,10 +21,6 @@ def wav(path: Path, seconds: float = 0.5, freq: float = 440.0) -> Path:
     t = np.arange(int(seconds * 16000)) / 16000
     sf.write(path, 0.2 * np.sin(2 * np.pi * freq * t), 16000, subtype="PCM_16", format="WAV")
     return path
-
-
-def run(db: Path, *args: str, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(cli, ["--db", f"sqlite:///{db}", *args], input=stdin)
 
 
 @pytest.fixture
@@ -42,21 +37,21 @@ def folder(tmp_path: Path) -> Path:
 def test_enqueue_reports_invalid_files_and_ends_with_one_summary_line(
     tmp_path: Path, folder: Path
 ) -> None:
-    result = run(tmp_path / "q.db", "enqueue", str(folder), "--label", "demo")
+    result = invoke(tmp_path / "q.db", "enqueue", str(folder), "--label", "demo")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"invalid  {folder / 'broken.wav'}: corrupt WAV file")
     assert lines[-1] == (
         "enqueued 2 new (0:00:02 of audio), 0 duplicates, 1 invalid, 1 skipped (hidden 1)"
     )
-    again = run(tmp_path / "q.db", "enqueue", str(folder))
+    again = invoke(tmp_path / "q.db", "enqueue", str(folder))
     assert again.exit_code == 0
     assert again.stdout.splitlines()[-1].startswith("enqueued 0 new (0:00:00 of audio), 2 dup")
 
 
 def test_missing_path_exits_2_naming_it_and_writes_nothing(tmp_path: Path, folder: Path) -> None:
     missing = tmp_path / "no-such-folder"
-    result = run(tmp_path / "q.db", "enqueue", str(folder), str(missing))
+    result = invoke(tmp_path / "q.db", "enqueue", str(folder), str(missing))
     assert result.exit_code == 2
     assert result.stderr.strip() == f"jobrunner: error: no such file or folder: {missing}"
     with Store.open(f"sqlite:///{tmp_path / 'q.db'}") as store:
@@ -64,21 +59,20 @@ def test_missing_path_exits_2_naming_it_and_writes_nothing(tmp_path: Path, folde
 
 
 def test_usage_errors_exit_2(tmp_path: Path, folder: Path) -> None:
-    assert run(tmp_path / "q.db", "enqueue").exit_code == 2
+    assert invoke(tmp_path / "q.db", "enqueue").exit_code == 2
     assert (
-        run(tmp_path / "q.db", "enqueue", "--manifest", str(tmp_path / "none.txt")).exit_code == 2
+        invoke(tmp_path / "q.db", "enqueue", "--manifest", str(tmp_path / "none.txt")).exit_code
+        == 2
     )
-    assert run(tmp_path / "q.db", "enqueue", str(folder), "--priority", "high").exit_code == 2
-    bad_db = CliRunner().invoke(
-        cli, ["--db", f"sqlite:///{tmp_path / 'nowhere' / 'q.db'}", "enqueue", str(folder)]
-    )
+    assert invoke(tmp_path / "q.db", "enqueue", str(folder), "--priority", "high").exit_code == 2
+    bad_db = invoke(tmp_path / "nowhere" / "q.db", "enqueue", str(folder))
     assert bad_db.exit_code == 2
     assert "does not exist" in bad_db.stderr
 
 
 def test_json_output_and_manifest_from_stdin(tmp_path: Path, folder: Path) -> None:
     manifest = f"path\n{folder / 'one.wav'}\n{folder / 'gone.wav'}\n"
-    result = run(tmp_path / "q.db", "enqueue", "--manifest", "-", "--json", stdin=manifest)
+    result = invoke(tmp_path / "q.db", "enqueue", "--manifest", "-", "--json", input=manifest)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["schema"] == "jobrunner.enqueue/1"
@@ -99,7 +93,7 @@ def test_json_output_and_manifest_from_stdin(tmp_path: Path, folder: Path) -> No
 
 def test_dry_run_creates_no_database(tmp_path: Path, folder: Path) -> None:
     db = tmp_path / "q.db"
-    result = run(db, "enqueue", str(folder), "--dry-run")
+    result = invoke(db, "enqueue", str(folder), "--dry-run")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[-1].startswith("would enqueue 2 new")
     assert not db.exists()
@@ -133,6 +127,6 @@ def test_unreadable_file_becomes_invalid(tmp_path: Path, folder: Path) -> None:
 
 
 def test_help_shows_examples() -> None:
-    result = CliRunner().invoke(cli, ["enqueue", "--help"])
+    result = invoke(None, "enqueue", "--help")
     assert result.exit_code == 0
     assert "Examples:" in result.output and "jobrunner enqueue ~/recordings" in result.output

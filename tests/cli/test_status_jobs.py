@@ -8,9 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from click.testing import CliRunner, Result
-
-from jobrunner.cli import cli
+from helpers import invoke
 
 JOB_KEYS = {
     "id", "state", "attempts", "max_attempts", "duration_s", "path", "label", "reason",
@@ -19,10 +17,6 @@ JOB_KEYS = {
     "created_at", "updated_at", "finished_at",
 }  # fmt: skip
 STATES = ["queued", "running", "succeeded", "failed", "invalid", "cancelled"]
-
-
-def run(db: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--db", f"sqlite:///{db}", *args])
 
 
 @pytest.fixture
@@ -37,12 +31,12 @@ def db(tmp_path: Path) -> Path:
     (tmp_path / "b" / "empty.wav").write_bytes(b"")
     path = tmp_path / "q.db"
     for label in ("a", "b"):
-        assert run(path, "enqueue", str(tmp_path / label), "--label", label).exit_code == 0
+        assert invoke(path, "enqueue", str(tmp_path / label), "--label", label).exit_code == 0
     return path
 
 
 def test_status_on_a_new_database(tmp_path: Path) -> None:
-    result = run(tmp_path / "new.db", "status", "--json")
+    result = invoke(tmp_path / "new.db", "status", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["schema"] == "jobrunner.status/1"
@@ -52,7 +46,7 @@ def test_status_on_a_new_database(tmp_path: Path) -> None:
 
 
 def test_status_counts_audio_and_reasons(db: Path) -> None:
-    result = run(db, "status")
+    result = invoke(db, "status")
     assert result.exit_code == 0
     text = result.stdout
     assert "jobs: 7 (0.00 h of audio)" in text
@@ -63,7 +57,7 @@ def test_status_counts_audio_and_reasons(db: Path) -> None:
     assert "oldest queued: #1 " in text
     assert "2  invalid_audio: empty file (0 bytes)" in text
 
-    data = json.loads(run(db, "status", "--json").stdout)
+    data = json.loads(invoke(db, "status", "--json").stdout)
     assert data["states"]["queued"]["audio_s"] == pytest.approx(0.5 + 1 + 1.5 + 2 + 2.5)
     assert data["top_failures"] == [
         {"error_kind": "invalid_audio", "reason": "empty file (0 bytes)", "jobs": 2}
@@ -71,43 +65,43 @@ def test_status_counts_audio_and_reasons(db: Path) -> None:
 
 
 def test_jobs_lines_filters_and_limit(db: Path, tmp_path: Path) -> None:
-    result = run(db, "jobs")
+    result = invoke(db, "jobs")
     assert result.exit_code == 0
     header, *rows = result.stdout.splitlines()
     assert header.split() == ["ID", "STATE", "TRIES", "DURATION", "PATH", "REASON"]
     assert len(rows) == 7
     first = rows[0].split()
     assert first == ["1", "queued", "0/5", "0:00:00", str(tmp_path / "a" / "0.wav")]
-    invalid = run(db, "jobs", "--state", "invalid", "--label", "b").stdout.splitlines()[1:]
+    invalid = invoke(db, "jobs", "--state", "invalid", "--label", "b").stdout.splitlines()[1:]
     assert len(invalid) == 1
     assert invalid[0].split(None, 4)[1:] == [
         "invalid", "0/5", "-", f"{tmp_path / 'b' / 'empty.wav'}  empty file (0 bytes)",
     ]  # fmt: skip
-    limited = run(db, "jobs", "--limit", "2").stdout.splitlines()
+    limited = invoke(db, "jobs", "--limit", "2").stdout.splitlines()
     assert len(limited) == 4 and limited[-1] == "... 5 more (--limit 0 shows all)"
 
 
 def test_jobs_json_lines_are_stable(db: Path) -> None:
-    result = run(db, "jobs", "--json", "--state", "queued", "--state", "invalid")
+    result = invoke(db, "jobs", "--json", "--state", "queued", "--state", "invalid")
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 7
     assert all(set(obj) == JOB_KEYS for obj in lines)
     assert [obj["id"] for obj in lines] == sorted(obj["id"] for obj in lines)
     assert lines[0]["created_at"].endswith("Z")
-    assert run(db, "jobs", "--state", "bogus").exit_code == 2
+    assert invoke(db, "jobs", "--state", "bogus").exit_code == 2
 
 
 def test_db_current_and_upgrade(tmp_path: Path) -> None:
     db = tmp_path / "fresh.db"
-    assert "no database yet" in run(db, "db", "current").stdout
+    assert "no database yet" in invoke(db, "db", "current").stdout
     assert not db.exists()
-    assert "upgraded from empty to 0001" in run(db, "db", "upgrade").stdout
-    assert "revision 0001 (head 0001, up to date)" in run(db, "db", "current").stdout
-    assert "already at revision 0001" in run(db, "db", "upgrade").stdout
+    assert "upgraded from empty to 0001" in invoke(db, "db", "upgrade").stdout
+    assert "revision 0001 (head 0001, up to date)" in invoke(db, "db", "current").stdout
+    assert "already at revision 0001" in invoke(db, "db", "upgrade").stdout
 
 
 def test_unusable_database_url_exits_2() -> None:
-    result = CliRunner().invoke(cli, ["--db", "not a url", "status"])
+    result = invoke(None, "--db", "not a url", "status")
     assert result.exit_code == 2
     assert result.stderr.startswith("jobrunner: error: not a database URL")
 
@@ -116,6 +110,6 @@ def test_unusable_database_url_exits_2() -> None:
     "command", [[], ["status"], ["jobs"], ["db"], ["db", "upgrade"], ["db", "current"]]
 )
 def test_every_help_has_examples(command: list[str]) -> None:
-    result = CliRunner().invoke(cli, [*command, "--help"])
+    result = invoke(None, *command, "--help")
     assert result.exit_code == 0
     assert "Examples:" in result.output

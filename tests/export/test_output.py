@@ -8,8 +8,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from exportkit import add_failed, add_invalid, add_queued, add_succeeded
+from helpers import invoke
 
 from jobrunner.errors import UsageError
 from jobrunner.export import export
@@ -18,9 +19,7 @@ from jobrunner.store import Store
 
 
 def run(db: Path, *args: str) -> Result:
-    from jobrunner.cli import cli
-
-    return CliRunner().invoke(cli, ["--db", f"sqlite:///{db}", "export", *args])
+    return invoke(db, "export", *args)
 
 
 @pytest.fixture
@@ -66,9 +65,7 @@ def test_every_job_is_exported_with_its_reason(db: Path, tmp_path: Path) -> None
 
 
 def test_help_documents_the_fields_in_their_order(tmp_path: Path) -> None:
-    from jobrunner.cli import cli
-
-    help_text = " ".join(CliRunner().invoke(cli, ["export", "--help"]).output.split())
+    help_text = " ".join(invoke(None, "export", "--help").output.split())
     assert "by file: " + ", ".join(FILE_FIELDS) in help_text
     timings = ", ".join(TIMING_FIELDS)
     assert "timings: " + timings in help_text
