@@ -1,8 +1,9 @@
 """What is this file, and can it be streamed to the end? Decided at enqueue, not mid-stream.
 
 :func:`probe` reads the header with soundfile (libsndfile) and then proves the end of the audio is
-there: libsndfile quietly shortens a truncated WAV to the frames it can find, and a truncated FLAC
-or MP3 opens fine and fails only when decoding reaches the missing part. A file that would break a
+there: libsndfile quietly shortens a truncated WAV, RF64 or Wave64 to the frames it can find (so
+their data chunk's declared size is checked against the file's), and a truncated FLAC or MP3
+opens fine and fails only when decoding reaches the missing part. A file that would break a
 session halfway through (after minutes of realtime streaming) is refused here with a one-line
 reason, and its job is born ``invalid``.
 
@@ -111,7 +112,7 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     try:
         with open(name, "rb") as f:
             head = f.read(_HEADER_BYTES)
-            declared = _wav_declared_data(f, head, size)
+            declared = _declared_data(f, head, size)
     except OSError as exc:
         raise AudioError(name, _os_reason(exc)) from exc
     try:
@@ -163,14 +164,30 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()).rstrip(".")
 
 
-def _wav_declared_data(f: BinaryIO, head: bytes, size: int) -> tuple[int, int] | None:
-    """(data offset, declared data bytes) of a RIFF/WAVE file, from its chunk headers.
+#: Sony Wave64: RIFF and WAVE as GUIDs, then chunks of (GUID, u64 size with header), 8-aligned
+_W64_RIFF = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"
+_W64_WAVE = b"wave\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
+_W64_DATA = b"data\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
+#: a RIFF/RF64 size field that means "unknown" (streamed) or "see ds64"
+_NO_SIZE = (0, 0xFFFFFFFF)
 
-    ``None`` when the file is not RIFF/WAVE, the size field is a streaming placeholder
-    (0 or 0xFFFFFFFF), or there is no data chunk (libsndfile then reports the error).
+
+def _declared_data(f: BinaryIO, head: bytes, size: int) -> tuple[int, int] | None:
+    """(data offset, declared data bytes) of a WAV, RF64/BW64 or Wave64 file, from its chunks.
+
+    ``None`` for other formats, when the size is a streaming placeholder, or when there is no
+    data chunk (libsndfile then reports the error): the completeness check falls back to
+    libsndfile's own diagnosis and to decoding the last frames.
     """
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
+    if len(head) >= 40 and head[:16] == _W64_RIFF and head[24:40] == _W64_WAVE:
+        return _w64_data(f, size)
+    if len(head) >= 12 and head[:4] in (b"RIFF", b"RF64", b"BW64") and head[8:12] == b"WAVE":
+        return _riff_data(f, size)
+    return None
+
+
+def _riff_data(f: BinaryIO, size: int) -> tuple[int, int] | None:
+    ds64_data: int | None = None  # RF64/BW64: the 64-bit data size, in the ds64 chunk
     offset = 12
     while offset + 8 <= size:
         f.seek(offset)
@@ -178,11 +195,31 @@ def _wav_declared_data(f: BinaryIO, head: bytes, size: int) -> tuple[int, int] |
         if len(chunk) < 8:
             return None
         chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-        if chunk_id == b"data":
-            if chunk_size in (0, 0xFFFFFFFF):
-                return None
-            return offset + 8, chunk_size
+        if chunk_id == b"ds64":
+            body = f.read(16)  # riff size, data size (then sample count, table)
+            if len(body) == 16:
+                ds64_data = struct.unpack("<Q", body[8:])[0]
+        elif chunk_id == b"data":
+            if chunk_size == 0xFFFFFFFF and ds64_data:
+                chunk_size = ds64_data
+            return None if chunk_size in _NO_SIZE else (offset + 8, chunk_size)
         offset += 8 + chunk_size + (chunk_size & 1)
+    return None
+
+
+def _w64_data(f: BinaryIO, size: int) -> tuple[int, int] | None:
+    offset = 40
+    while offset + 24 <= size:
+        f.seek(offset)
+        chunk = f.read(24)
+        if len(chunk) < 24:
+            return None
+        chunk_id, chunk_size = chunk[:16], struct.unpack("<Q", chunk[16:])[0]
+        if chunk_size < 24:
+            return None  # corrupt: libsndfile says so
+        if chunk_id == _W64_DATA:
+            return offset + 24, chunk_size - 24
+        offset += (chunk_size + 7) & ~7
     return None
 
 
