@@ -17,12 +17,14 @@ import os
 import re
 import stat
 import struct
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import soundfile as sf
 
+from jobrunner.audio.quiet import quiet_c_stderr
 from jobrunner.errors import AudioError
 
 #: extensions taken when walking a folder (compared lower-case)
@@ -115,8 +117,10 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
             declared = _declared_data(f, head, size)
     except OSError as exc:
         raise AudioError(name, _os_reason(exc)) from exc
+    # libmpg123 prints its complaints about a damaged MP3 itself: keep them off the terminal
+    quiet = quiet_c_stderr() if _match(head, _CONTAINER_MAGIC) in (None, "MP3") else nullcontext()
     try:
-        with sf.SoundFile(name) as snd:
+        with quiet, sf.SoundFile(name) as snd:
             info = AudioInfo(
                 path=name,
                 format=str(snd.format),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,42 @@ def test_unreadable_file_becomes_invalid(tmp_path: Path, folder: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     [entry] = json.loads(proc.stdout)["files"]
     assert (entry["outcome"], entry["reason"]) == ("invalid", "unreadable: permission denied")
+
+
+def broken_mp3(path: Path) -> Path:
+    """An MPEG frame header followed by garbage: libmpg123 prints "Note: Illegal
+    Audio-MPEG-Header ..." on stderr itself while libsndfile probes it."""
+    rng = random.Random(1)
+    path.write_bytes(b"\xff\xfb\x90\x00" + bytes(rng.getrandbits(8) for _ in range(3000)))
+    return path
+
+
+def zero_padded_mp3(path: Path) -> Path:
+    """A good MP3 with a run of zeros in the middle (a recorder that lost a write): decodable,
+    but libmpg123 complains about every zero frame header."""
+    t = np.arange(16000) / 16000
+    sf.write(path, 0.3 * np.sin(2 * np.pi * 440 * t), 16000, format="MP3")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] + bytes(4096) + data[len(data) // 2 :])
+    return path
+
+
+def test_libmpg123_noise_never_reaches_the_terminal(tmp_path: Path, folder: Path) -> None:
+    bad = broken_mp3(folder / "bad.mp3")
+    padded = zero_padded_mp3(folder / "padded.mp3")
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobrunner", "--db", f"sqlite:///{tmp_path / 'q.db'}"]
+        + ["enqueue", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert f"invalid  {bad}: corrupt MP3 file: cannot be decoded" in lines
+    assert not any(str(padded) in line for line in lines)  # decodable: queued, not invalid
+    assert lines[-1].startswith("enqueued 3 new")
 
 
 def test_help_shows_examples() -> None:
