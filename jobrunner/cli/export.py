@@ -10,11 +10,10 @@ from typing import BinaryIO, cast
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.database import open_queue
 from jobrunner.cli.options import job_filters
 from jobrunner.errors import UsageError
 from jobrunner.export import FOLDER_FORMATS, FORMATS, By, Format, export
-from jobrunner.store import Store
-from jobrunner.store.engine import database_exists, redact
 
 
 @click.command("export")
@@ -88,15 +87,13 @@ def export_command(
     if output is None and fmt in FOLDER_FORMATS:
         raise UsageError(f"--format {fmt} writes one file per job: give -o FOLDER")
     settings = app.settings()
-    if not database_exists(settings.db_url):
-        raise UsageError(f"no job database at {redact(settings.db_url)} (enqueue files first)")
     out: Path | BinaryIO
     if output is None or output == "-":
         sys.stdout.flush()  # anything click wrote goes first
         out = sys.stdout.buffer
     else:
         out = Path(output).expanduser()
-    with Store.open(settings.db_url) as store:
+    with open_queue(settings.db_url) as store:
         try:
             summary = export(
                 store,

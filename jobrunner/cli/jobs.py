@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.database import open_queue
 from jobrunner.cli.options import job_filters
 from jobrunner.cli.views import job_json
 from jobrunner.formatting import format_duration
@@ -46,7 +47,7 @@ def jobs_command(
     """
     if limit is None:
         limit = 0 if as_json else TEXT_LIMIT
-    with Store.open(app.settings().db_url) as store:
+    with open_queue(app.settings().db_url) as store:
         shown = 0
         if not as_json:
             click.echo(f"{'ID':>6}  {'STATE':<9}  {'TRIES':>5}  {'DURATION':>8}  PATH  REASON")

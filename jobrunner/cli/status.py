@@ -8,9 +8,10 @@ from datetime import datetime
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.database import open_queue
 from jobrunner.cli.views import status_json
 from jobrunner.formatting import format_duration, iso
-from jobrunner.store import StatusReport, Store, WorkerView
+from jobrunner.store import StatusReport, WorkerView
 
 
 @click.command("status")
@@ -35,7 +36,7 @@ def status_command(app: AppContext, as_json: bool) -> None:
       on any machine; live false = its leases expired). Times are ISO 8601 UTC; keys are
       only ever added.
     """
-    with Store.open(app.settings().db_url) as store:
+    with open_queue(app.settings().db_url) as store:
         report = store.status()
     if as_json:
         click.echo(json.dumps(status_json(report), ensure_ascii=False))

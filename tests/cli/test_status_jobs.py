@@ -35,14 +35,34 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
-def test_status_on_a_new_database(tmp_path: Path) -> None:
-    result = invoke(tmp_path / "new.db", "status", "--json")
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["status", "--json"], ["jobs"], ["export"], ["retry"], ["cancel", "1"], ["run"]],
+    ids=" ".join,
+)
+def test_a_folder_without_a_queue_is_told_so_not_shown_an_empty_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default database is ./jobrunner.db
+    result = invoke(None, *command)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "jobrunner: error: no job queue at sqlite:///jobrunner.db "
+        f"(no file {tmp_path.resolve() / 'jobrunner.db'}): `jobrunner enqueue PATH...` creates "
+        "one; choose another with --db URL or JOBRUNNER_DB\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_only_enqueue_and_db_upgrade_create_a_queue(tmp_path: Path, db: Path) -> None:
+    fresh = tmp_path / "fresh.db"
+    assert invoke(fresh, "db", "upgrade").exit_code == 0
+    data = json.loads(invoke(fresh, "status", "--json").stdout)
     assert data["schema"] == "jobrunner.status/1"
     assert list(data["states"]) == STATES
     assert data["total_jobs"] == 0 and data["oldest_queued"] is None
-    assert (tmp_path / "new.db").exists()
+    assert invoke(db, "status", "--json").exit_code == 0  # created by enqueue (fixture)
 
 
 def test_status_counts_audio_and_reasons(db: Path) -> None:

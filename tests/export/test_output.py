@@ -197,5 +197,5 @@ def test_document_formats_refuse_a_folder_or_a_missing_parent(db: Path, tmp_path
 
 def test_no_database_is_an_error_not_an_empty_export(tmp_path: Path) -> None:
     result = run(tmp_path / "none.db", "-o", str(tmp_path / "x.jsonl"))
-    assert result.exit_code == 2 and "no job database" in result.stderr
+    assert result.exit_code == 2 and "no job queue at sqlite:///" in result.stderr
     assert listing(tmp_path) == []
