@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from jobrunner.cli import AppContext
-from jobrunner.cli.views import enqueue_json, enqueue_line
+from jobrunner.cli.views import cell, enqueue_json, enqueue_line
 from jobrunner.enqueue import enqueue_paths
 from jobrunner.errors import UsageError
 from jobrunner.store import Store
@@ -108,5 +108,5 @@ def enqueue_command(
         return
     for f in result.files:
         if f.outcome == "invalid":
-            click.echo(f"invalid  {f.path}: {f.reason}")
+            click.echo(f"invalid  {cell(f.path)}: {cell(f.reason or '')}")
     click.echo(enqueue_line(result.summary))

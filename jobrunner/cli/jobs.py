@@ -10,7 +10,7 @@ import click
 from jobrunner.cli import AppContext
 from jobrunner.cli.database import open_queue
 from jobrunner.cli.options import job_filters
-from jobrunner.cli.views import job_json
+from jobrunner.cli.views import cell, job_json
 from jobrunner.formatting import format_duration
 from jobrunner.store import JobView, Store
 
@@ -85,4 +85,6 @@ def line(job: JobView) -> str:
     reason = job.reason or ""
     if job.state == "running" and job.lease_owner:
         reason = f"worker {job.lease_owner}"
-    return f"{job.id:>6}  {job.state:<9}  {tries:>5}  {duration:>8}  {job.path}  {reason}".rstrip()
+    return (
+        f"{job.id:>6}  {job.state:<9}  {tries:>5}  {duration:>8}  {cell(job.path)}  {cell(reason)}"
+    ).rstrip()

@@ -1,20 +1,43 @@
 """How the library's results read on the command line: the stable JSON documents of
-``status``, ``jobs`` and ``enqueue``, and their one-line text forms.
+``status``, ``jobs`` and ``enqueue``, their one-line text forms, and table cells.
 
 JSON keys are only ever added, never renamed or removed (scripts parse them); times are ISO 8601
-UTC with a ``Z`` (:func:`jobrunner.formatting.iso`). The store and the enqueue verb return plain
-values and know nothing of this.
+UTC with a ``Z`` (:func:`jobrunner.formatting.iso`); text is exact (JSON escapes what it must).
+In text, any value that came from outside (a path, a reason, a host name) goes through
+:func:`cell`, so a file named with a line break or a terminal escape cannot break a table or
+drive the terminal. The store and the enqueue verb return plain values and know nothing of this.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime
 from typing import Any
 
 from jobrunner.enqueue import EnqueueResult, EnqueueSummary
 from jobrunner.formatting import format_duration, iso
 from jobrunner.store import JobView, StatusReport
+
+#: control characters (C0, DEL, C1), line/paragraph separators, and lone surrogates
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, as os.fsdecode keeps it
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def cell(text: str) -> str:
+    """``text`` on one line, safe for a terminal: control characters as ``\\n``, ``\\x1b``...
+    (an undecodable file name byte as ``\\xe9``); everything printable unchanged."""
+    return _UNPRINTABLE.sub(_escape, text)
 
 
 def _jsonable(obj: Any) -> dict[str, Any]:

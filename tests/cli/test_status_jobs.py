@@ -111,6 +111,32 @@ def test_jobs_json_lines_are_stable(db: Path) -> None:
     assert invoke(db, "jobs", "--state", "bogus").exit_code == 2
 
 
+def test_control_characters_in_paths_are_escaped_in_tables_and_exact_in_json(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    t = np.arange(8000) / 16000
+    sf.write(folder / "two\nlines.wav", 0.1 * np.sin(2 * np.pi * 300 * t), 16000)
+    (folder / "bell\x07\x1b[31mred\tcall.wav").write_bytes(b"")
+    db = tmp_path / "q.db"
+    enqueued = invoke(db, "enqueue", str(folder))
+    assert enqueued.exit_code == 0, enqueued.output
+    assert enqueued.stdout.splitlines() == [
+        f"invalid  {folder}/bell\\x07\\x1b[31mred\\tcall.wav: empty file (0 bytes)",
+        "enqueued 1 new (0:00:00 of audio), 0 duplicates, 1 invalid, 0 skipped",
+    ]
+    header, *rows = invoke(db, "jobs").stdout.splitlines()
+    assert [row.split()[4] for row in rows] == [
+        f"{folder}/bell\\x07\\x1b[31mred\\tcall.wav",
+        f"{folder}/two\\nlines.wav",
+    ]
+    status = invoke(db, "status").stdout
+    assert f"oldest queued: #2 {folder}/two\\nlines.wav (queued" in status
+    exact = [json.loads(line)["path"] for line in invoke(db, "jobs", "--json").stdout.splitlines()]
+    assert exact == [str(folder / "bell\x07\x1b[31mred\tcall.wav"), str(folder / "two\nlines.wav")]
+
+
 def test_db_current_and_upgrade(tmp_path: Path) -> None:
     db = tmp_path / "fresh.db"
     assert "no database yet" in invoke(db, "db", "current").stdout
