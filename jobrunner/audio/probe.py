@@ -17,6 +17,7 @@ import os
 import re
 import stat
 import struct
+import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +156,12 @@ def _check_file(name: str) -> int:
         raise AudioError(name, "not a regular file")
     if st.st_size == 0:
         raise AudioError(name, "empty file (0 bytes)")
+    try:
+        name.encode(sys.getfilesystemencoding())  # as soundfile hands it to libsndfile
+    except UnicodeEncodeError as exc:
+        raise AudioError(
+            name, "file name is not valid UTF-8: rename the file and enqueue it again"
+        ) from exc
     return st.st_size
 
 

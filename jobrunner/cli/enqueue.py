@@ -16,6 +16,16 @@ from jobrunner.store import Store
 from jobrunner.store.engine import database_exists
 
 
+def _read_manifest(manifest: str) -> tuple[str, Path]:
+    """The manifest's text and the folder its relative paths start from. A path is bytes to the
+    OS: a line that is not UTF-8 still names a file (kept as os.fsdecode would), not an error."""
+    if manifest == "-":
+        data, base = sys.stdin.buffer.read(), Path.cwd()
+    else:
+        data, base = Path(manifest).read_bytes(), Path(manifest).resolve().parent
+    return data.decode("utf-8-sig", "surrogateescape"), base
+
+
 @click.command("enqueue")
 @click.argument("paths", nargs=-1, metavar="PATH...")
 @click.option(
@@ -70,13 +80,7 @@ def enqueue_command(
     """
     if not paths and manifest is None:
         raise UsageError("nothing to enqueue: give PATH... or --manifest FILE")
-    manifest_data = None
-    if manifest is not None:
-        if manifest == "-":
-            manifest_data = (sys.stdin.read(), Path.cwd())
-        else:
-            text = Path(manifest).read_text(encoding="utf-8-sig")
-            manifest_data = (text, Path(manifest).resolve().parent)
+    manifest_data = None if manifest is None else _read_manifest(manifest)
     settings = app.settings()
     if dry_run:
         store = None

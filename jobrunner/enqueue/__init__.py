@@ -12,7 +12,9 @@ Rules (the CLI's ``enqueue --help`` repeats them):
   work. A manifest entry that does not exist becomes an ``invalid`` job ("file not found"): a
   manifest is data, and one stale line must not stop the batch.
 * Every candidate is probed and hashed (threads: libsndfile and hashlib release the GIL). Bad
-  input never stops the batch: it becomes an ``invalid`` job with a one-line reason.
+  input never stops the batch: it becomes an ``invalid`` job with a one-line reason. A file name
+  that is not UTF-8 is such input (libsndfile cannot open it); its path is recorded with
+  ``\\xNN`` escapes for the bytes that are not (:func:`storable`).
 * Idempotency key = content sha256 + ``Settings.fingerprint()``: the same audio with the same
   result-changing settings is a duplicate wherever it lives; changed settings make a new job.
   Invalid files are keyed by path (and content when readable), so each bad file is reported
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from jobrunner.config import Settings
-from jobrunner.enqueue.discover import find_files, read_manifest, skip_reason
+from jobrunner.enqueue.discover import find_files, read_manifest, skip_reason, storable
 from jobrunner.enqueue.inspect import Inspected, idempotency_key, inspect_file
 from jobrunner.enqueue.results import EnqueueOutcome, EnqueueResult, EnqueueSummary, FileOutcome
 from jobrunner.errors import AudioError
@@ -105,7 +107,7 @@ def enqueue_paths(
     outcomes: list[FileOutcome] = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
         probed = _ordered_map(pool, inspect_file, found.files, window=4 * BATCH)
-        missing = (Inspected(p, None, None, "file not found") for p in found.missing)
+        missing = (Inspected(storable(p), None, None, "file not found") for p in found.missing)
         for batch in _batches(_chain(probed, missing), BATCH):
             new_jobs = [_new_job(p, defaults) for p in batch]
             if dry_run:
@@ -179,4 +181,5 @@ __all__ = [
     "inspect_file",
     "read_manifest",
     "skip_reason",
+    "storable",
 ]

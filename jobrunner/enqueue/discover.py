@@ -23,13 +23,24 @@ TEMP_SUFFIXES = frozenset(
 )
 
 
+def storable(text: str) -> str:
+    """``text`` as a database can hold it. The OS hands over a file name whose bytes are not
+    UTF-8 with those bytes as lone surrogates (``os.fsdecode``), which neither SQLite nor
+    PostgreSQL accepts; they are written as ``\\xNN`` escapes instead (``caf\\xe9.wav``), which
+    tables, JSON and exports show as they are. Any other text comes back unchanged."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte: not from the OS
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass
 class Candidates:
     """What :func:`find_files` found, in first-seen order."""
 
-    files: list[str] = field(default_factory=list)  # absolute paths
+    files: list[str] = field(default_factory=list)  # absolute paths, as the OS gave them
     missing: list[str] = field(default_factory=list)  # manifest entries that do not exist
-    skipped: list[FileOutcome] = field(default_factory=list)
+    skipped: list[FileOutcome] = field(default_factory=list)  # paths already storable()
 
 
 def skip_reason(name: str) -> str | None:
@@ -69,7 +80,7 @@ def _walk(
                 entries = sorted(listing, key=lambda e: e.name)
         except OSError as exc:
             why = f"unreadable folder: {exc.strerror}"
-            found.skipped.append(FileOutcome(folder, "skipped", reason=why))
+            found.skipped.append(FileOutcome(storable(folder), "skipped", reason=why))
             continue
         subfolders: list[str] = []
         for entry in entries:
@@ -78,21 +89,23 @@ def _walk(
             if reason is None and is_dir and entry.is_symlink():
                 reason = "symlinked folder"
             if reason is not None:
-                found.skipped.append(FileOutcome(entry.path, "skipped", reason=reason))
+                found.skipped.append(FileOutcome(storable(entry.path), "skipped", reason=reason))
                 continue
             if is_dir:
                 if recursive:
                     subfolders.append(entry.path)
                 continue
             if os.path.splitext(entry.name)[1].lower() not in AUDIO_EXTENSIONS:
-                found.skipped.append(FileOutcome(entry.path, "skipped", reason="not audio"))
+                skip = FileOutcome(storable(entry.path), "skipped", reason="not audio")
+                found.skipped.append(skip)
                 continue
             if include or exclude:
                 rel = os.path.relpath(entry.path, top).replace(os.sep, "/")
                 if (include and not _matches(include, rel, entry.name)) or (
                     exclude and _matches(exclude, rel, entry.name)
                 ):
-                    found.skipped.append(FileOutcome(entry.path, "skipped", reason="excluded"))
+                    skip = FileOutcome(storable(entry.path), "skipped", reason="excluded")
+                    found.skipped.append(skip)
                     continue
             found.files.append(entry.path)
         stack.extend(reversed(subfolders))  # depth-first, in name order

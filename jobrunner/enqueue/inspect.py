@@ -11,12 +11,13 @@ import os
 from dataclasses import dataclass
 
 from jobrunner.audio.probe import AudioInfo, probe, sha256_file
+from jobrunner.enqueue.discover import storable
 from jobrunner.errors import AudioError
 
 
 @dataclass(frozen=True)
 class Inspected:
-    path: str
+    path: str  # storable(): what the job records
     info: AudioInfo | None  # None: the file cannot be streamed (see reason)
     sha256: str | None
     reason: str | None
@@ -24,7 +25,8 @@ class Inspected:
 
 
 def inspect_file(path: str) -> Inspected:
-    """Probe and hash one file; never raises for a bad file (the reason is returned)."""
+    """Probe and hash one file; never raises for a bad file (the reason is returned). ``path``
+    is as the OS gave it; the result holds it (and the reason) as :func:`storable` text."""
     try:
         info: AudioInfo | None = probe(path)
         reason = None
@@ -37,7 +39,9 @@ def inspect_file(path: str) -> Inspected:
             size = os.path.getsize(path)
         except (AudioError, OSError) as exc:
             info, reason = None, reason or getattr(exc, "reason", str(exc))
-    return Inspected(path, info, digest, reason, size)
+    return Inspected(
+        storable(path), info, digest, None if reason is None else storable(reason), size
+    )
 
 
 def idempotency_key(fingerprint: str, sha256: str | None, path: str, valid: bool) -> str:

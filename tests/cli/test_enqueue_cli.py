@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 from helpers import invoke
 
+from jobrunner.cli.selection import selector
 from jobrunner.store import Store
 
 
@@ -125,6 +126,40 @@ def test_unreadable_file_becomes_invalid(tmp_path: Path, folder: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     [entry] = json.loads(proc.stdout)["files"]
     assert (entry["outcome"], entry["reason"]) == ("invalid", "unreadable: permission denied")
+
+
+NOT_UTF8 = "file name is not valid UTF-8: rename the file and enqueue it again"
+
+
+def test_a_file_name_that_is_not_utf8_is_queued_as_invalid_shown_and_exported(
+    tmp_path: Path, folder: Path
+) -> None:
+    os.rename(wav(folder / "cafe.wav", 0.5, 500), os.fsencode(folder) + b"/caf\xe9.wav")
+    stored = f"{folder}/caf\\xe9.wav"  # the byte that is not UTF-8 as an escape
+    db = tmp_path / "q.db"
+    result = invoke(db, "enqueue", str(folder))
+    assert result.exit_code == 0, result.output
+    assert f"invalid  {stored}: {NOT_UTF8}" in result.stdout.splitlines()
+    assert result.stdout.splitlines()[-1].startswith("enqueued 2 new (0:00:02 of audio), 0 dup")
+
+    rows = invoke(db, "jobs", "--state", "invalid").stdout.splitlines()[1:]
+    assert len(rows) == 2 and rows[1].endswith(f"  -  {stored}  {NOT_UTF8}")
+    exported = invoke(db, "export", "--state", "invalid", "-o", str(tmp_path / "x.jsonl"))
+    assert exported.exit_code == 0, exported.output
+    jobs = [json.loads(line) for line in (tmp_path / "x.jsonl").read_text().splitlines()]
+    assert [(j["path"], j["error"]) for j in jobs][1] == (stored, NOT_UTF8)
+
+    manifest = tmp_path / "list.txt"
+    manifest.write_bytes(b"rec/caf\xe9.wav\nrec/one.wav\n")  # written by a Latin-1 tool
+    listed = invoke(db, "enqueue", "--json", "--manifest", str(manifest))
+    assert listed.exit_code == 0, listed.output
+    files = json.loads(listed.stdout)["files"]
+    assert [(f["path"], f["outcome"], f["new"]) for f in files] == [
+        (stored, "invalid", False),
+        (str(folder / "one.wav"), "duplicate", False),
+    ]
+    typed = os.fsdecode(os.fsencode(folder) + b"/caf\xe9.wav")  # as the shell passes it
+    assert selector([typed], label=None, states=None).paths == (stored,)  # retry/cancel PATH
 
 
 def broken_mp3(path: Path) -> Path:

@@ -151,3 +151,32 @@ def test_dry_run_writes_nothing(store: Store, tree: Path) -> None:
     assert (result.summary.new, result.summary.duplicates, result.summary.invalid) == (4, 1, 1)
     assert enqueue_line(result.summary).startswith("would enqueue 4 new")
     assert store.count() == 1
+
+
+def test_a_file_name_that_is_not_utf8_is_an_invalid_job_and_the_batch_goes_on(
+    store: Store, tmp_path: Path
+) -> None:
+    root = tmp_path / "rec"
+    wav(root / "a.wav", 0.5, 300)
+    wav(root / "z.wav", 0.5, 500)
+    raw = os.fsencode(root)
+    (root / "caf.wav").write_bytes((root / "a.wav").read_bytes()[:-2] + b"\x01\x02")
+    os.rename(root / "caf.wav", raw + b"/caf\xe9.wav")  # Latin-1 "café.wav"
+    (root / "x.txt").write_text("notes")
+    os.rename(root / "x.txt", raw + b"/r\xe9sum\xe9.txt")
+    result = enqueue_paths(store, SETTINGS, [root])
+    assert by_path(result, root) == {
+        "a.wav": ("new", None),
+        "caf\\xe9.wav": (
+            "invalid",
+            "file name is not valid UTF-8: rename the file and enqueue it again",
+        ),
+        "z.wav": ("new", None),
+        "r\\xe9sum\\xe9.txt": ("skipped", "not audio"),
+    }
+    [job] = store.jobs(states=["invalid"])
+    assert job.path == f"{root}/caf\\xe9.wav"
+    assert job.sha256 is not None and job.size_bytes == (root / "a.wav").stat().st_size
+    again = enqueue_paths(store, SETTINGS, [root])
+    assert (again.summary.new, again.summary.duplicates, again.summary.invalid) == (0, 2, 1)
+    assert store.count() == 3
