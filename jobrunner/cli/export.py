@@ -41,6 +41,11 @@ from jobrunner.export import FOLDER_FORMATS, FORMATS, By, Format, export
     "for srt/vtt/txt (required there).",
 )
 @click.option("--bom", is_flag=True, help="csv: start with a UTF-8 byte order mark (for Excel).")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="srt/vtt/txt: also replace files in the folder that no export wrote (refused by default).",
+)
 @click.pass_obj
 def export_command(
     app: AppContext,
@@ -50,6 +55,7 @@ def export_command(
     label: str | None,
     output: str | None,
     bom: bool,
+    overwrite: bool,
 ) -> None:
     """Export jobs with their transcripts and per-turn timings, in id order.
 
@@ -82,7 +88,10 @@ def export_command(
     \b
     CSV: text fields quoted, numbers not, CRLF; reads back exactly with Python's csv module.
     srt/vtt/txt: one file per job that has a transcript, named after the audio file
-    (x.wav -> x.srt; a second x.* gets x-<job id>.srt).
+    (x.wav -> x.srt; a second x.* gets x-<job id>.srt). A file of that name already in the
+    folder is replaced only if an earlier export wrote it and it is unchanged (the folder's
+    hidden .jobrunner-export.json lists them); any other is refused, naming the file, and
+    nothing is written, unless --overwrite. -o FILE is always replaced.
     """
     if output is None and fmt in FOLDER_FORMATS:
         raise UsageError(f"--format {fmt} writes one file per job: give -o FOLDER")
@@ -103,6 +112,7 @@ def export_command(
                 label,
                 out,
                 bom=bom,
+                overwrite=overwrite,
             )
         except BrokenPipeError:
             # the reader went away (``| head``): stop quietly, as a pipeline expects
