@@ -18,6 +18,7 @@ import re
 import stat
 import struct
 import sys
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,8 +180,41 @@ def _one_line(text: str) -> str:
 _W64_RIFF = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"
 _W64_WAVE = b"wave\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
 _W64_DATA = b"data\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
-#: a RIFF/RF64 size field that means "unknown" (streamed) or "see ds64"
+#: a RIFF/RF64 data size that means "unknown" (streamed) or "see ds64"
 _NO_SIZE = (0, 0xFFFFFFFF)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a chunked container lays out its chunks after the file header."""
+
+    first: int  # offset of the first chunk
+    id_bytes: int  # 4 (RIFF fourcc) or 16 (Wave64 GUID)
+    size_format: str  # "<I" (RIFF) or "<Q" (Wave64)
+    size_has_header: bool  # Wave64 chunk sizes count the chunk header too
+    align: int  # chunks start on 2-byte (RIFF) or 8-byte (Wave64) boundaries
+
+
+_RIFF_LAYOUT = _Layout(12, 4, "<I", False, 2)
+_W64_LAYOUT = _Layout(40, 16, "<Q", True, 8)
+
+
+def _chunks(f: BinaryIO, size: int, layout: _Layout) -> Iterator[tuple[bytes, int, int]]:
+    """(id, body offset, body bytes) of every chunk whose header lies within the file."""
+    header = layout.id_bytes + struct.calcsize(layout.size_format)
+    offset = layout.first
+    while offset + header <= size:
+        f.seek(offset)
+        raw = f.read(header)
+        if len(raw) < header:
+            return
+        body = struct.unpack(layout.size_format, raw[layout.id_bytes :])[0]
+        if layout.size_has_header:
+            if body < header:
+                return  # corrupt: libsndfile says so
+            body -= header
+        yield raw[: layout.id_bytes], offset + header, body
+        offset += header + body + (-body % layout.align)
 
 
 def _declared_data(f: BinaryIO, head: bytes, size: int) -> tuple[int, int] | None:
@@ -191,46 +225,22 @@ def _declared_data(f: BinaryIO, head: bytes, size: int) -> tuple[int, int] | Non
     libsndfile's own diagnosis and to decoding the last frames.
     """
     if len(head) >= 40 and head[:16] == _W64_RIFF and head[24:40] == _W64_WAVE:
-        return _w64_data(f, size)
-    if len(head) >= 12 and head[:4] in (b"RIFF", b"RF64", b"BW64") and head[8:12] == b"WAVE":
-        return _riff_data(f, size)
-    return None
-
-
-def _riff_data(f: BinaryIO, size: int) -> tuple[int, int] | None:
-    ds64_data: int | None = None  # RF64/BW64: the 64-bit data size, in the ds64 chunk
-    offset = 12
-    while offset + 8 <= size:
-        f.seek(offset)
-        chunk = f.read(8)
-        if len(chunk) < 8:
-            return None
-        chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-        if chunk_id == b"ds64":
-            body = f.read(16)  # riff size, data size (then sample count, table)
-            if len(body) == 16:
-                ds64_data = struct.unpack("<Q", body[8:])[0]
+        for chunk_id, at, body in _chunks(f, size, _W64_LAYOUT):
+            if chunk_id == _W64_DATA:
+                return at, body
+        return None
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64", b"BW64") or head[8:12] != b"WAVE":
+        return None
+    ds64_data = 0  # RF64/BW64: the 64-bit data size, in the ds64 chunk
+    for chunk_id, at, body in _chunks(f, size, _RIFF_LAYOUT):
+        if chunk_id == b"ds64" and body >= 16:
+            f.seek(at)
+            sizes = f.read(16)  # riff size, data size
+            ds64_data = struct.unpack("<QQ", sizes)[1] if len(sizes) == 16 else 0
         elif chunk_id == b"data":
-            if chunk_size == 0xFFFFFFFF and ds64_data:
-                chunk_size = ds64_data
-            return None if chunk_size in _NO_SIZE else (offset + 8, chunk_size)
-        offset += 8 + chunk_size + (chunk_size & 1)
-    return None
-
-
-def _w64_data(f: BinaryIO, size: int) -> tuple[int, int] | None:
-    offset = 40
-    while offset + 24 <= size:
-        f.seek(offset)
-        chunk = f.read(24)
-        if len(chunk) < 24:
-            return None
-        chunk_id, chunk_size = chunk[:16], struct.unpack("<Q", chunk[16:])[0]
-        if chunk_size < 24:
-            return None  # corrupt: libsndfile says so
-        if chunk_id == _W64_DATA:
-            return offset + 24, chunk_size - 24
-        offset += (chunk_size + 7) & ~7
+            if body == 0xFFFFFFFF and ds64_data:
+                body = ds64_data
+            return None if body in _NO_SIZE else (at, body)
     return None
 
 
