@@ -1,8 +1,9 @@
 """What is this file, and can it be streamed to the end? Decided at enqueue, not mid-stream.
 
 :func:`probe` reads the header with soundfile (libsndfile) and then proves the end of the audio is
-there: libsndfile quietly shortens a truncated WAV to the frames it can find, and a truncated FLAC
-or MP3 opens fine and fails only when decoding reaches the missing part. A file that would break a
+there: libsndfile quietly shortens a truncated WAV, RF64 or Wave64 to the frames it can find (so
+their data chunk's declared size is checked against the file's), and a truncated FLAC or MP3
+opens fine and fails only when decoding reaches the missing part. A file that would break a
 session halfway through (after minutes of realtime streaming) is refused here with a one-line
 reason, and its job is born ``invalid``.
 
@@ -16,12 +17,16 @@ import os
 import re
 import stat
 import struct
+import sys
+from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import soundfile as sf
 
+from jobrunner.audio.quiet import quiet_c_stderr
 from jobrunner.errors import AudioError
 
 #: extensions taken when walking a folder (compared lower-case)
@@ -111,11 +116,13 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     try:
         with open(name, "rb") as f:
             head = f.read(_HEADER_BYTES)
-            declared = _wav_declared_data(f, head, size)
+            declared = _declared_data(f, head, size)
     except OSError as exc:
         raise AudioError(name, _os_reason(exc)) from exc
+    # libmpg123 prints its complaints about a damaged MP3 itself: keep them off the terminal
+    quiet = quiet_c_stderr() if _match(head, _CONTAINER_MAGIC) in (None, "MP3") else nullcontext()
     try:
-        with sf.SoundFile(name) as snd:
+        with quiet, sf.SoundFile(name) as snd:
             info = AudioInfo(
                 path=name,
                 format=str(snd.format),
@@ -150,6 +157,12 @@ def _check_file(name: str) -> int:
         raise AudioError(name, "not a regular file")
     if st.st_size == 0:
         raise AudioError(name, "empty file (0 bytes)")
+    try:
+        name.encode(sys.getfilesystemencoding())  # as soundfile hands it to libsndfile
+    except UnicodeEncodeError as exc:
+        raise AudioError(
+            name, "file name is not valid UTF-8: rename the file and enqueue it again"
+        ) from exc
     return st.st_size
 
 
@@ -163,26 +176,71 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()).rstrip(".")
 
 
-def _wav_declared_data(f: BinaryIO, head: bytes, size: int) -> tuple[int, int] | None:
-    """(data offset, declared data bytes) of a RIFF/WAVE file, from its chunk headers.
+#: Sony Wave64: RIFF and WAVE as GUIDs, then chunks of (GUID, u64 size with header), 8-aligned
+_W64_RIFF = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"
+_W64_WAVE = b"wave\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
+_W64_DATA = b"data\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
+#: a RIFF/RF64 data size that means "unknown" (streamed) or "see ds64"
+_NO_SIZE = (0, 0xFFFFFFFF)
 
-    ``None`` when the file is not RIFF/WAVE, the size field is a streaming placeholder
-    (0 or 0xFFFFFFFF), or there is no data chunk (libsndfile then reports the error).
-    """
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
-    offset = 12
-    while offset + 8 <= size:
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a chunked container lays out its chunks after the file header."""
+
+    first: int  # offset of the first chunk
+    id_bytes: int  # 4 (RIFF fourcc) or 16 (Wave64 GUID)
+    size_format: str  # "<I" (RIFF) or "<Q" (Wave64)
+    size_has_header: bool  # Wave64 chunk sizes count the chunk header too
+    align: int  # chunks start on 2-byte (RIFF) or 8-byte (Wave64) boundaries
+
+
+_RIFF_LAYOUT = _Layout(12, 4, "<I", False, 2)
+_W64_LAYOUT = _Layout(40, 16, "<Q", True, 8)
+
+
+def _chunks(f: BinaryIO, size: int, layout: _Layout) -> Iterator[tuple[bytes, int, int]]:
+    """(id, body offset, body bytes) of every chunk whose header lies within the file."""
+    header = layout.id_bytes + struct.calcsize(layout.size_format)
+    offset = layout.first
+    while offset + header <= size:
         f.seek(offset)
-        chunk = f.read(8)
-        if len(chunk) < 8:
-            return None
-        chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-        if chunk_id == b"data":
-            if chunk_size in (0, 0xFFFFFFFF):
-                return None
-            return offset + 8, chunk_size
-        offset += 8 + chunk_size + (chunk_size & 1)
+        raw = f.read(header)
+        if len(raw) < header:
+            return
+        body = struct.unpack(layout.size_format, raw[layout.id_bytes :])[0]
+        if layout.size_has_header:
+            if body < header:
+                return  # corrupt: libsndfile says so
+            body -= header
+        yield raw[: layout.id_bytes], offset + header, body
+        offset += header + body + (-body % layout.align)
+
+
+def _declared_data(f: BinaryIO, head: bytes, size: int) -> tuple[int, int] | None:
+    """(data offset, declared data bytes) of a WAV, RF64/BW64 or Wave64 file, from its chunks.
+
+    ``None`` for other formats, when the size is a streaming placeholder, or when there is no
+    data chunk (libsndfile then reports the error): the completeness check falls back to
+    libsndfile's own diagnosis and to decoding the last frames.
+    """
+    if len(head) >= 40 and head[:16] == _W64_RIFF and head[24:40] == _W64_WAVE:
+        for chunk_id, at, body in _chunks(f, size, _W64_LAYOUT):
+            if chunk_id == _W64_DATA:
+                return at, body
+        return None
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64", b"BW64") or head[8:12] != b"WAVE":
+        return None
+    ds64_data = 0  # RF64/BW64: the 64-bit data size, in the ds64 chunk
+    for chunk_id, at, body in _chunks(f, size, _RIFF_LAYOUT):
+        if chunk_id == b"ds64" and body >= 16:
+            f.seek(at)
+            sizes = f.read(16)  # riff size, data size
+            ds64_data = struct.unpack("<QQ", sizes)[1] if len(sizes) == 16 else 0
+        elif chunk_id == b"data":
+            if body == 0xFFFFFFFF and ds64_data:
+                body = ds64_data
+            return None if body in _NO_SIZE else (at, body)
     return None
 
 

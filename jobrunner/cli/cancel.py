@@ -5,14 +5,16 @@ from __future__ import annotations
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.database import open_queue
+from jobrunner.cli.options import job_filters
 from jobrunner.cli.selection import selector
 from jobrunner.errors import UsageError
-from jobrunner.store import JobState, Selector, Store
+from jobrunner.store import JobState, Selector
 
 
 @click.command("cancel")
 @click.argument("jobs", nargs=-1, metavar="JOB_ID|PATH...")
-@click.option("--label", metavar="NAME", help="Only jobs with this label.")
+@job_filters(states=False)
 @click.option("--all-queued", is_flag=True, help="Every queued job (of --label).")
 @click.pass_obj
 def cancel_command(
@@ -32,7 +34,7 @@ def cancel_command(
     """
     if not jobs and not all_queued:
         raise UsageError("name the jobs to cancel (JOB_ID or PATH), or give --all-queued")
-    with Store.open(app.settings().db_url) as store:
+    with open_queue(app.settings().db_url) as store:
         running = {j.id for j in store.jobs(states=[JobState.RUNNING.value], label=label)}
         ids: set[int] = set()
         if jobs:

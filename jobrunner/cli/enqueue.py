@@ -9,10 +9,21 @@ from pathlib import Path
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.views import cell, enqueue_json, enqueue_line
 from jobrunner.enqueue import enqueue_paths
 from jobrunner.errors import UsageError
 from jobrunner.store import Store
 from jobrunner.store.engine import database_exists
+
+
+def _read_manifest(manifest: str) -> tuple[str, Path]:
+    """The manifest's text and the folder its relative paths start from. A path is bytes to the
+    OS: a line that is not UTF-8 still names a file (kept as os.fsdecode would), not an error."""
+    if manifest == "-":
+        data, base = sys.stdin.buffer.read(), Path.cwd()
+    else:
+        data, base = Path(manifest).read_bytes(), Path(manifest).resolve().parent
+    return data.decode("utf-8-sig", "surrogateescape"), base
 
 
 @click.command("enqueue")
@@ -69,13 +80,7 @@ def enqueue_command(
     """
     if not paths and manifest is None:
         raise UsageError("nothing to enqueue: give PATH... or --manifest FILE")
-    manifest_data = None
-    if manifest is not None:
-        if manifest == "-":
-            manifest_data = (sys.stdin.read(), Path.cwd())
-        else:
-            text = Path(manifest).read_text(encoding="utf-8-sig")
-            manifest_data = (text, Path(manifest).resolve().parent)
+    manifest_data = None if manifest is None else _read_manifest(manifest)
     settings = app.settings()
     if dry_run:
         store = None
@@ -103,9 +108,9 @@ def enqueue_command(
         if store is not None:
             store.close()
     if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        click.echo(json.dumps(enqueue_json(result), ensure_ascii=False))
         return
     for f in result.files:
         if f.outcome == "invalid":
-            click.echo(f"invalid  {f.path}: {f.reason}")
-    click.echo(result.summary.line())
+            click.echo(f"invalid  {cell(f.path)}: {cell(f.reason or '')}")
+    click.echo(enqueue_line(result.summary))

@@ -10,10 +10,10 @@ from typing import BinaryIO, cast
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.database import open_queue
+from jobrunner.cli.options import job_filters
 from jobrunner.errors import UsageError
 from jobrunner.export import FOLDER_FORMATS, FORMATS, By, Format, export
-from jobrunner.store import STATES, Store
-from jobrunner.store.engine import database_exists, redact
 
 
 @click.command("export")
@@ -32,14 +32,7 @@ from jobrunner.store.engine import database_exists, redact
     show_default=True,
     help="jsonl/csv: one record per job or per turn.",
 )
-@click.option(
-    "--state",
-    "states",
-    multiple=True,
-    type=click.Choice([s.value for s in STATES]),
-    help="Only jobs in this state (repeatable; default: every job).",
-)
-@click.option("--label", metavar="NAME", help="Only jobs with this label.")
+@job_filters()
 @click.option(
     "-o",
     "--output",
@@ -48,6 +41,11 @@ from jobrunner.store.engine import database_exists, redact
     "for srt/vtt/txt (required there).",
 )
 @click.option("--bom", is_flag=True, help="csv: start with a UTF-8 byte order mark (for Excel).")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="srt/vtt/txt: also replace files in the folder that no export wrote (refused by default).",
+)
 @click.pass_obj
 def export_command(
     app: AppContext,
@@ -57,6 +55,7 @@ def export_command(
     label: str | None,
     output: str | None,
     bom: bool,
+    overwrite: bool,
 ) -> None:
     """Export jobs with their transcripts and per-turn timings, in id order.
 
@@ -89,20 +88,21 @@ def export_command(
     \b
     CSV: text fields quoted, numbers not, CRLF; reads back exactly with Python's csv module.
     srt/vtt/txt: one file per job that has a transcript, named after the audio file
-    (x.wav -> x.srt; a second x.* gets x-<job id>.srt).
+    (x.wav -> x.srt; a second x.* gets x-<job id>.srt). A file of that name already in the
+    folder is replaced only if an earlier export wrote it and it is unchanged (the folder's
+    hidden .jobrunner-export.json lists them); any other is refused, naming the file, and
+    nothing is written, unless --overwrite. -o FILE is always replaced.
     """
     if output is None and fmt in FOLDER_FORMATS:
         raise UsageError(f"--format {fmt} writes one file per job: give -o FOLDER")
     settings = app.settings()
-    if not database_exists(settings.db_url):
-        raise UsageError(f"no job database at {redact(settings.db_url)} (enqueue files first)")
     out: Path | BinaryIO
     if output is None or output == "-":
         sys.stdout.flush()  # anything click wrote goes first
         out = sys.stdout.buffer
     else:
         out = Path(output).expanduser()
-    with Store.open(settings.db_url) as store:
+    with open_queue(settings.db_url) as store:
         try:
             summary = export(
                 store,
@@ -112,6 +112,7 @@ def export_command(
                 label,
                 out,
                 bom=bom,
+                overwrite=overwrite,
             )
         except BrokenPipeError:
             # the reader went away (``| head``): stop quietly, as a pipeline expects

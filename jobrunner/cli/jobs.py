@@ -8,22 +8,18 @@ from collections.abc import Iterator
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.database import open_queue
+from jobrunner.cli.options import job_filters
+from jobrunner.cli.views import cell, job_json
 from jobrunner.formatting import format_duration
-from jobrunner.store import STATES, JobView, Store
+from jobrunner.store import JobView, Store
 
 PAGE = 1000
 TEXT_LIMIT = 100
 
 
 @click.command("jobs")
-@click.option(
-    "--state",
-    "states",
-    multiple=True,
-    type=click.Choice([s.value for s in STATES]),
-    help="Only jobs in this state (repeatable).",
-)
-@click.option("--label", metavar="NAME", help="Only jobs with this label.")
+@job_filters()
 @click.option(
     "--limit",
     type=click.IntRange(min=0),
@@ -51,13 +47,13 @@ def jobs_command(
     """
     if limit is None:
         limit = 0 if as_json else TEXT_LIMIT
-    with Store.open(app.settings().db_url) as store:
+    with open_queue(app.settings().db_url) as store:
         shown = 0
         if not as_json:
             click.echo(f"{'ID':>6}  {'STATE':<9}  {'TRIES':>5}  {'DURATION':>8}  PATH  REASON")
         for job in _iter_jobs(store, states or None, label, limit):
             shown += 1
-            click.echo(json.dumps(job.to_json(), ensure_ascii=False) if as_json else line(job))
+            click.echo(json.dumps(job_json(job), ensure_ascii=False) if as_json else line(job))
         if not as_json and limit and shown == limit:
             total = store.count(states=states or None, label=label)
             if total > shown:
@@ -89,4 +85,6 @@ def line(job: JobView) -> str:
     reason = job.reason or ""
     if job.state == "running" and job.lease_owner:
         reason = f"worker {job.lease_owner}"
-    return f"{job.id:>6}  {job.state:<9}  {tries:>5}  {duration:>8}  {job.path}  {reason}".rstrip()
+    return (
+        f"{job.id:>6}  {job.state:<9}  {tries:>5}  {duration:>8}  {cell(job.path)}  {cell(reason)}"
+    ).rstrip()

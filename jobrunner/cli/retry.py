@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.database import open_queue
+from jobrunner.cli.options import job_filters
 from jobrunner.cli.selection import selector
-from jobrunner.store import JobState, Store
+from jobrunner.store import JobState
 
 
 @click.command("retry")
@@ -18,7 +20,7 @@ from jobrunner.store import JobState, Store
     is_flag=True,
     help="Succeeded jobs too (the old transcript stays until a new attempt succeeds).",
 )
-@click.option("--label", metavar="NAME", help="Only jobs with this label.")
+@job_filters(states=False)
 @click.pass_obj
 def retry_command(
     app: AppContext,
@@ -52,7 +54,7 @@ def retry_command(
     if force:
         states.append(JobState.SUCCEEDED)
     chosen = None if force and jobs and not (failed or cancelled) else tuple(states)
-    with Store.open(app.settings().db_url) as store:
+    with open_queue(app.settings().db_url) as store:
         ids = store.requeue(selector(jobs, label=label, states=chosen), force=force)
     if not ids:
         click.echo("retry: no job matched (only failed/cancelled jobs, or succeeded with --force)")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.database import open_queue
 from jobrunner.cli.progress import choose_reporter
 from jobrunner.run.worker import RunOptions, run_queue
-from jobrunner.store import Store
 
 
 @click.command("run")
@@ -107,7 +107,7 @@ def run_command(
         handle_signals=True,
     )
     reporter = choose_reporter(quiet=quiet, as_json=as_json, progress=progress)
-    with Store.open(settings.db_url) as store, reporter:
+    with open_queue(settings.db_url) as store, reporter:
         summary = run_queue(
             settings,
             store,

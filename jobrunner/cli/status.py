@@ -8,8 +8,10 @@ from datetime import datetime
 import click
 
 from jobrunner.cli import AppContext
-from jobrunner.formatting import format_duration
-from jobrunner.store import StatusReport, Store, WorkerView
+from jobrunner.cli.database import open_queue
+from jobrunner.cli.views import cell, status_json
+from jobrunner.formatting import format_duration, iso
+from jobrunner.store import StatusReport, WorkerView
 
 
 @click.command("status")
@@ -34,10 +36,10 @@ def status_command(app: AppContext, as_json: bool) -> None:
       on any machine; live false = its leases expired). Times are ISO 8601 UTC; keys are
       only ever added.
     """
-    with Store.open(app.settings().db_url) as store:
+    with open_queue(app.settings().db_url) as store:
         report = store.status()
     if as_json:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        click.echo(json.dumps(status_json(report), ensure_ascii=False))
     else:
         click.echo(render(report))
 
@@ -54,12 +56,12 @@ def render(report: StatusReport) -> str:
     if oldest is not None:
         age = (report.generated_at - oldest.created_at).total_seconds()
         lines.append(
-            f"oldest queued: #{oldest.id} {oldest.path} (queued {format_duration(age)} ago)"
+            f"oldest queued: #{oldest.id} {cell(oldest.path)} (queued {format_duration(age)} ago)"
         )
     if report.top_failures:
         lines.append("most common failure reasons:")
         for f in report.top_failures:
-            lines.append(f"  {f.jobs:>6}  {f.error_kind or '-'}: {f.reason or '-'}")
+            lines.append(f"  {f.jobs:>6}  {f.error_kind or '-'}: {cell(f.reason or '-')}")
     lines.extend(render_workers(report))
     return "\n".join(lines)
 
@@ -76,11 +78,11 @@ def render_workers(report: StatusReport) -> list[str]:
     dead = len(report.workers) - live
     lines = [f"workers: {live} live" + (f", {dead} with expired leases" if dead else "")]
     for w in report.workers:
-        where = f"host {w.host} pid {w.pid}  " if w.host is not None else ""
+        where = f"host {cell(w.host)} pid {w.pid}  " if w.host is not None else ""
         shown = " ".join(f"#{i}" for i in w.job_ids[:SHOWN_SESSIONS])
         more = len(w.job_ids) - SHOWN_SESSIONS
         sessions = f"{w.running} running: {shown}" + (f" +{more} more" if more > 0 else "")
-        lines.append(f"  {w.owner}  {where}{sessions}  {_lease(w, report.generated_at)}")
+        lines.append(f"  {cell(w.owner)}  {where}{sessions}  {_lease(w, report.generated_at)}")
     return lines
 
 
@@ -89,7 +91,7 @@ def _lease(worker: WorkerView, now: datetime) -> str:
     if expires is None:
         return "no lease expiry"
     left = (expires - now).total_seconds()
-    stamp = expires.isoformat(timespec="seconds").replace("+00:00", "Z")
+    stamp = iso(expires.replace(microsecond=0))
     if worker.live:
         return f"lease until {stamp} ({format_duration(left)} left)"
     return f"lease expired {format_duration(-left)} ago at {stamp}: jobs go back at the next reap"

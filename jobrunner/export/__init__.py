@@ -13,7 +13,8 @@ grow with the number of jobs or turns. ``jsonl`` and ``csv`` write one document,
 half-written (see :mod:`jobrunner.export.output`). Fields: :mod:`jobrunner.export.fields`.
 
 Modules: ``fields`` (names, order, values), ``jsonl``, ``csv``, ``subtitles`` (SRT/WebVTT),
-``text`` (TXT), ``output`` (atomic files and folders).
+``text`` (TXT), ``output`` (atomic files and folders), ``owned`` (which files of a folder an
+export wrote, so it never replaces a user's).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def export(
     out: Path | BinaryIO | None = None,
     *,
     bom: bool = False,
+    overwrite: bool = False,
     page_size: int = 200,
 ) -> ExportSummary:
     """Export the jobs matching ``states``/``label`` (all jobs by default, in id order).
@@ -83,6 +85,9 @@ def export(
     ``out``: a file path or a binary stream for ``jsonl``/``csv``; a folder path for
     ``srt``/``vtt``/``txt``. ``by="turn"`` (one record per turn) applies to ``jsonl``/``csv``.
     ``bom`` (``csv`` only) starts the output with a UTF-8 byte order mark, for Excel.
+    ``overwrite`` (folder formats) lets the export replace files in the folder that no export
+    wrote; by default such a file is a :class:`UsageError` and nothing is written. A document
+    (``-o FILE``) is the file the caller named, and is always replaced.
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r} (choose from: {', '.join(FORMATS)})")
@@ -96,7 +101,7 @@ def export(
             raise UsageError(f"--by turn is for jsonl and csv; {fmt} writes one file per job")
         if not isinstance(out, Path):
             raise UsageError(f"--format {fmt} writes one file per job: give -o FOLDER")
-        return _export_folder(store, fmt, states, label, out, page_size)
+        return _export_folder(store, fmt, states, label, out, page_size, overwrite)
     write = DOCUMENT_FORMATS[fmt]
     if out is None:
         raise UsageError(f"--format {fmt}: give -o FILE or -o - for stdout")
@@ -117,10 +122,11 @@ def _export_folder(
     label: str | None,
     target: Path,
     page_size: int,
+    overwrite: bool,
 ) -> ExportSummary:
     suffix, render = FOLDER_FORMATS[fmt]
     n_jobs = n_turns = skipped = 0
-    with staged_folder(target, suffix) as folder:
+    with staged_folder(target, suffix, overwrite=overwrite) as folder:
         for e in store.iter_export(states=states, label=label, page_size=page_size):
             n_jobs += 1
             if e.transcript is None:

@@ -5,12 +5,14 @@ only when complete (``os.replace`` is atomic on one file system), so an error or
 mid-export leaves the old file, or none, never a truncated one. A folder export is staged in a
 hidden folder: a new target folder is created by renaming the stage; into an existing folder
 the files are moved one by one at the end (each move atomic; a failure while writing leaves
-the folder untouched).
+the folder untouched). A folder export never replaces a file that no export wrote
+(:mod:`jobrunner.export.owned`) unless told to.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -21,6 +23,7 @@ from pathlib import Path, PurePath
 from typing import BinaryIO, TextIO
 
 from jobrunner.errors import UsageError
+from jobrunner.export.owned import OwnedFiles
 
 #: bytes kept of a source file's name (before the suffix) in a per-job file name
 NAME_BYTES = 150
@@ -117,9 +120,13 @@ class StagedFolder:
     (``a/x.wav`` and ``b/x.wav``, or ``x.wav`` and ``x.flac``) are told apart by the job id:
     the first in id order keeps ``x.srt``, the next gets ``x-<job id>.srt``. Names are compared
     case-insensitively, so the folder also copies to case-insensitive file systems.
+
+    A name that exists in the target and that no earlier export wrote (or that was changed
+    since) is refused with a :class:`UsageError` before anything is published, unless
+    ``overwrite``.
     """
 
-    def __init__(self, target: Path, suffix: str) -> None:
+    def __init__(self, target: Path, suffix: str, *, overwrite: bool = False) -> None:
         if target.exists() and not target.is_dir():
             raise UsageError(f"{target} is a file: give a folder for one file per job")
         self.target = target
@@ -132,6 +139,8 @@ class StagedFolder:
             raise UsageError(f"cannot write into {parent}: {exc.strerror}") from exc
         self._taken: set[str] = set()
         self.files = 0
+        self.overwrite = overwrite
+        self.owned = OwnedFiles.load(target) if self.merge else OwnedFiles(target)
 
     def name_for(self, source: str, job_id: int) -> str:
         stem = file_stem(source, job_id)
@@ -140,16 +149,34 @@ class StagedFolder:
             name = candidate + self.suffix
             if name.casefold() not in self._taken:
                 self._taken.add(name.casefold())
+                self._check_replaceable(name)
                 return name
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _check_replaceable(self, name: str) -> None:
+        if not self.merge or self.owned.may_replace(name):
+            return
+        path = self.target / name
+        if path.is_dir() and not path.is_symlink():
+            raise UsageError(f"cannot write {path}: a folder of that name is in the way")
+        if not self.overwrite:
+            raise UsageError(
+                f"{path} exists and was not written by a jobrunner export: nothing written "
+                "(give --overwrite to replace such files)"
+            )
+
     def write(self, name: str, pieces: Iterator[str]) -> None:
+        digest = hashlib.sha256()
         with open(self.stage / name, "w", encoding="utf-8", newline="") as f:
-            f.writelines(pieces)
+            for piece in pieces:
+                f.write(piece)
+                digest.update(piece.encode("utf-8"))
+        self.owned.record(name, digest.hexdigest())
         self.files += 1
 
     def publish(self) -> None:
-        """Make the files visible at the target (fsynced first)."""
+        """Make the files visible at the target (fsynced first), with the ledger of what an
+        export wrote there written before them."""
         for entry in os.scandir(self.stage):
             fd = os.open(entry.path, os.O_RDONLY)
             try:
@@ -157,8 +184,10 @@ class StagedFolder:
             finally:
                 os.close(fd)
         if not self.merge:
+            self.owned.save(self.stage)
             os.rename(self.stage, self.target)
             return
+        self.owned.save(self.target)
         for entry in os.scandir(self.stage):
             os.replace(entry.path, self.target / entry.name)
         self.stage.rmdir()
@@ -168,9 +197,9 @@ class StagedFolder:
 
 
 @contextlib.contextmanager
-def staged_folder(target: Path, suffix: str) -> Iterator[StagedFolder]:
+def staged_folder(target: Path, suffix: str, *, overwrite: bool = False) -> Iterator[StagedFolder]:
     """A :class:`StagedFolder` published when the block ends normally, discarded otherwise."""
-    folder = StagedFolder(target, suffix)
+    folder = StagedFolder(target, suffix, overwrite=overwrite)
     try:
         yield folder
         folder.publish()

@@ -1,9 +1,8 @@
 """Read-only queries: ``status``, ``jobs``, one job's attempts (the export stream is in
 ``stream``).
 
-Nothing here writes. Views are frozen dataclasses with a ``to_json()`` whose keys are the stable,
-documented JSON of the CLI (``jobrunner status --json`` / ``jobrunner jobs --json``): keys are
-only ever added, never renamed or removed. Timestamps are ISO 8601 UTC with a ``Z``.
+Nothing here writes. Results are frozen dataclasses of plain values (aware UTC datetimes); how
+they read, as text or as the CLI's stable JSON, is the CLI's business (``jobrunner.cli.views``).
 """
 
 from __future__ import annotations
@@ -12,21 +11,12 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from jobrunner.formatting import iso
 from jobrunner.store.records import STATES, JobState
 from jobrunner.store.schema import attempts, jobs
-
-
-def _jsonable(obj: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in dataclasses.asdict(obj).items():
-        out[key] = iso(value) if isinstance(value, datetime) else value
-    return out
 
 
 @dataclass(frozen=True)
@@ -58,9 +48,6 @@ class JobView:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
-
-    def to_json(self) -> dict[str, Any]:
-        return _jsonable(self)
 
 
 JOB_COLUMNS = (
@@ -196,9 +183,6 @@ class AttemptView:
     connect_s: float | None
     drain_s: float | None
 
-    def to_json(self) -> dict[str, Any]:
-        return _jsonable(self)
-
 
 _ATTEMPT_FIELDS = tuple(f.name for f in dataclasses.fields(AttemptView))
 
@@ -262,30 +246,6 @@ class StatusReport:
 
     def count(self, state: str) -> int:
         return next((s.jobs for s in self.states if s.state == state), 0)
-
-    def to_json(self) -> dict[str, Any]:
-        oldest = self.oldest_queued
-        return {
-            "schema": "jobrunner.status/1",
-            "generated_at": iso(self.generated_at),
-            "total_jobs": self.total_jobs,
-            "total_audio_s": self.total_audio_s,
-            "states": {
-                s.state: {"jobs": s.jobs, "audio_s": s.audio_s, "audio_h": s.audio_s / 3600}
-                for s in self.states
-            },
-            "queued_waiting": self.queued_waiting,
-            "oldest_queued": None
-            if oldest is None
-            else {
-                "id": oldest.id,
-                "path": oldest.path,
-                "created_at": iso(oldest.created_at),
-                "age_s": (self.generated_at - oldest.created_at).total_seconds(),
-            },
-            "top_failures": [dataclasses.asdict(f) for f in self.top_failures],
-            "workers": [_jsonable(w) for w in self.workers],
-        }
 
 
 def status_report(conn: Connection, now: datetime, *, top: int = 5) -> StatusReport:

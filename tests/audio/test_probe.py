@@ -47,6 +47,15 @@ def cut(path: Path, keep: int | float) -> Path:
         ("e.ogg", {"format": "OGG", "subtype": "VORBIS"}, "OGG", "VORBIS", 1, 16000),
         ("f.aiff", {"subtype": "PCM_16", "channels": 2}, "AIFF", "PCM_16", 2, 16000),
         ("g.mp3", {"format": "MP3"}, "MP3", "MPEG_LAYER_III", 1, 16000),
+        ("h.w64", {"format": "W64", "subtype": "PCM_24"}, "W64", "PCM_24", 1, 16000),
+        (
+            "i.rf64",
+            {"format": "RF64", "subtype": "PCM_16", "channels": 2},
+            "RF64",
+            "PCM_16",
+            2,
+            16000,
+        ),
     ],
 )
 def test_good_files(
@@ -90,6 +99,10 @@ def make_bad(kind: str, tmp: Path) -> Path:
         path = cut(write(tmp / "t.wav", 2.0, subtype="PCM_16"), 0.5)
     elif kind == "header_only_wav":
         path = cut(write(tmp / "h.wav", 2.0, subtype="PCM_16"), 44)
+    elif kind == "truncated_w64":
+        path = cut(write(tmp / "t.w64", 2.0, format="W64", subtype="PCM_16"), 0.5)
+    elif kind == "truncated_rf64":
+        path = cut(write(tmp / "t.rf64", 2.0, format="RF64", subtype="PCM_16"), 0.5)
     elif kind == "truncated_flac":
         path = cut(write(tmp / "t.flac", 2.0), 0.5)
     elif kind == "truncated_ogg":
@@ -131,6 +144,10 @@ BAD = {
     "empty": "empty file (0 bytes)",
     "truncated_wav": "truncated: header declares 64000 bytes of audio, file holds 31978",
     "header_only_wav": "truncated: header declares 64000 bytes of audio, file holds 0",
+    "truncated_w64": "truncated: header declares 64000 bytes of audio, file holds 31948 "
+    "(1.00 s of 2.00 s)",
+    "truncated_rf64": "truncated: header declares 64000 bytes of audio, file holds 31948 "
+    "(1.00 s of 2.00 s)",
     "truncated_flac": "truncated or corrupt",
     "truncated_ogg": "corrupt or truncated Ogg file",
     "truncated_aiff": "truncated",

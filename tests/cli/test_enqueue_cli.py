@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from click.testing import CliRunner, Result
+from helpers import invoke
 
-from jobrunner.cli import cli
+from jobrunner.cli.selection import selector
 from jobrunner.store import Store
 
 
@@ -22,10 +23,6 @@ def wav(path: Path, seconds: float = 0.5, freq: float = 440.0) -> Path:
     t = np.arange(int(seconds * 16000)) / 16000
     sf.write(path, 0.2 * np.sin(2 * np.pi * freq * t), 16000, subtype="PCM_16", format="WAV")
     return path
-
-
-def run(db: Path, *args: str, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(cli, ["--db", f"sqlite:///{db}", *args], input=stdin)
 
 
 @pytest.fixture
@@ -42,21 +39,21 @@ def folder(tmp_path: Path) -> Path:
 def test_enqueue_reports_invalid_files_and_ends_with_one_summary_line(
     tmp_path: Path, folder: Path
 ) -> None:
-    result = run(tmp_path / "q.db", "enqueue", str(folder), "--label", "demo")
+    result = invoke(tmp_path / "q.db", "enqueue", str(folder), "--label", "demo")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"invalid  {folder / 'broken.wav'}: corrupt WAV file")
     assert lines[-1] == (
         "enqueued 2 new (0:00:02 of audio), 0 duplicates, 1 invalid, 1 skipped (hidden 1)"
     )
-    again = run(tmp_path / "q.db", "enqueue", str(folder))
+    again = invoke(tmp_path / "q.db", "enqueue", str(folder))
     assert again.exit_code == 0
     assert again.stdout.splitlines()[-1].startswith("enqueued 0 new (0:00:00 of audio), 2 dup")
 
 
 def test_missing_path_exits_2_naming_it_and_writes_nothing(tmp_path: Path, folder: Path) -> None:
     missing = tmp_path / "no-such-folder"
-    result = run(tmp_path / "q.db", "enqueue", str(folder), str(missing))
+    result = invoke(tmp_path / "q.db", "enqueue", str(folder), str(missing))
     assert result.exit_code == 2
     assert result.stderr.strip() == f"jobrunner: error: no such file or folder: {missing}"
     with Store.open(f"sqlite:///{tmp_path / 'q.db'}") as store:
@@ -64,21 +61,20 @@ def test_missing_path_exits_2_naming_it_and_writes_nothing(tmp_path: Path, folde
 
 
 def test_usage_errors_exit_2(tmp_path: Path, folder: Path) -> None:
-    assert run(tmp_path / "q.db", "enqueue").exit_code == 2
+    assert invoke(tmp_path / "q.db", "enqueue").exit_code == 2
     assert (
-        run(tmp_path / "q.db", "enqueue", "--manifest", str(tmp_path / "none.txt")).exit_code == 2
+        invoke(tmp_path / "q.db", "enqueue", "--manifest", str(tmp_path / "none.txt")).exit_code
+        == 2
     )
-    assert run(tmp_path / "q.db", "enqueue", str(folder), "--priority", "high").exit_code == 2
-    bad_db = CliRunner().invoke(
-        cli, ["--db", f"sqlite:///{tmp_path / 'nowhere' / 'q.db'}", "enqueue", str(folder)]
-    )
+    assert invoke(tmp_path / "q.db", "enqueue", str(folder), "--priority", "high").exit_code == 2
+    bad_db = invoke(tmp_path / "nowhere" / "q.db", "enqueue", str(folder))
     assert bad_db.exit_code == 2
     assert "does not exist" in bad_db.stderr
 
 
 def test_json_output_and_manifest_from_stdin(tmp_path: Path, folder: Path) -> None:
     manifest = f"path\n{folder / 'one.wav'}\n{folder / 'gone.wav'}\n"
-    result = run(tmp_path / "q.db", "enqueue", "--manifest", "-", "--json", stdin=manifest)
+    result = invoke(tmp_path / "q.db", "enqueue", "--manifest", "-", "--json", input=manifest)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["schema"] == "jobrunner.enqueue/1"
@@ -99,7 +95,7 @@ def test_json_output_and_manifest_from_stdin(tmp_path: Path, folder: Path) -> No
 
 def test_dry_run_creates_no_database(tmp_path: Path, folder: Path) -> None:
     db = tmp_path / "q.db"
-    result = run(db, "enqueue", str(folder), "--dry-run")
+    result = invoke(db, "enqueue", str(folder), "--dry-run")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[-1].startswith("would enqueue 2 new")
     assert not db.exists()
@@ -132,7 +128,77 @@ def test_unreadable_file_becomes_invalid(tmp_path: Path, folder: Path) -> None:
     assert (entry["outcome"], entry["reason"]) == ("invalid", "unreadable: permission denied")
 
 
+NOT_UTF8 = "file name is not valid UTF-8: rename the file and enqueue it again"
+
+
+def test_a_file_name_that_is_not_utf8_is_queued_as_invalid_shown_and_exported(
+    tmp_path: Path, folder: Path
+) -> None:
+    os.rename(wav(folder / "cafe.wav", 0.5, 500), os.fsencode(folder) + b"/caf\xe9.wav")
+    stored = f"{folder}/caf\\xe9.wav"  # the byte that is not UTF-8 as an escape
+    db = tmp_path / "q.db"
+    result = invoke(db, "enqueue", str(folder))
+    assert result.exit_code == 0, result.output
+    assert f"invalid  {stored}: {NOT_UTF8}" in result.stdout.splitlines()
+    assert result.stdout.splitlines()[-1].startswith("enqueued 2 new (0:00:02 of audio), 0 dup")
+
+    rows = invoke(db, "jobs", "--state", "invalid").stdout.splitlines()[1:]
+    assert len(rows) == 2 and rows[1].endswith(f"  -  {stored}  {NOT_UTF8}")
+    exported = invoke(db, "export", "--state", "invalid", "-o", str(tmp_path / "x.jsonl"))
+    assert exported.exit_code == 0, exported.output
+    jobs = [json.loads(line) for line in (tmp_path / "x.jsonl").read_text().splitlines()]
+    assert [(j["path"], j["error"]) for j in jobs][1] == (stored, NOT_UTF8)
+
+    manifest = tmp_path / "list.txt"
+    manifest.write_bytes(b"rec/caf\xe9.wav\nrec/one.wav\n")  # written by a Latin-1 tool
+    listed = invoke(db, "enqueue", "--json", "--manifest", str(manifest))
+    assert listed.exit_code == 0, listed.output
+    files = json.loads(listed.stdout)["files"]
+    assert [(f["path"], f["outcome"], f["new"]) for f in files] == [
+        (stored, "invalid", False),
+        (str(folder / "one.wav"), "duplicate", False),
+    ]
+    typed = os.fsdecode(os.fsencode(folder) + b"/caf\xe9.wav")  # as the shell passes it
+    assert selector([typed], label=None, states=None).paths == (stored,)  # retry/cancel PATH
+
+
+def broken_mp3(path: Path) -> Path:
+    """An MPEG frame header followed by garbage: libmpg123 prints "Note: Illegal
+    Audio-MPEG-Header ..." on stderr itself while libsndfile probes it."""
+    rng = random.Random(1)
+    path.write_bytes(b"\xff\xfb\x90\x00" + bytes(rng.getrandbits(8) for _ in range(3000)))
+    return path
+
+
+def zero_padded_mp3(path: Path) -> Path:
+    """A good MP3 with a run of zeros in the middle (a recorder that lost a write): decodable,
+    but libmpg123 complains about every zero frame header."""
+    t = np.arange(16000) / 16000
+    sf.write(path, 0.3 * np.sin(2 * np.pi * 440 * t), 16000, format="MP3")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] + bytes(4096) + data[len(data) // 2 :])
+    return path
+
+
+def test_libmpg123_noise_never_reaches_the_terminal(tmp_path: Path, folder: Path) -> None:
+    bad = broken_mp3(folder / "bad.mp3")
+    padded = zero_padded_mp3(folder / "padded.mp3")
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobrunner", "--db", f"sqlite:///{tmp_path / 'q.db'}"]
+        + ["enqueue", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert f"invalid  {bad}: corrupt MP3 file: cannot be decoded" in lines
+    assert not any(str(padded) in line for line in lines)  # decodable: queued, not invalid
+    assert lines[-1].startswith("enqueued 3 new")
+
+
 def test_help_shows_examples() -> None:
-    result = CliRunner().invoke(cli, ["enqueue", "--help"])
+    result = invoke(None, "enqueue", "--help")
     assert result.exit_code == 0
     assert "Examples:" in result.output and "jobrunner enqueue ~/recordings" in result.output

@@ -9,17 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from click.testing import CliRunner, Result
+from helpers import invoke
 from pg import free_port
 
-from jobrunner.cli import cli
 from jobrunner.store import NewJob, Store, utcnow
 
 STORE_COMMANDS = [["status"], ["jobs"], ["db", "upgrade"], ["db", "current"], ["enqueue", "."]]
-
-
-def run(url: str, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--db", url, *args])
 
 
 def with_password(url: str, password: str) -> str:
@@ -31,7 +26,7 @@ def test_an_unreachable_server_is_one_line_naming_it_but_not_the_password(
     command: list[str],
 ) -> None:
     port = free_port()  # nothing listens there
-    result = run(f"postgresql+psycopg://alice:s3cret@127.0.0.1:{port}/jobs", *command)
+    result = invoke(f"postgresql+psycopg://alice:s3cret@127.0.0.1:{port}/jobs", *command)
     assert result.exit_code == 2
     assert result.stdout == ""
     [line] = result.stderr.splitlines()
@@ -43,22 +38,22 @@ def test_an_unreachable_server_is_one_line_naming_it_but_not_the_password(
 @pytest.mark.postgres
 def test_postgresql_is_migrated_only_by_db_upgrade(pg_empty_database: str, tmp_path: Path) -> None:
     url = with_password(pg_empty_database, "s3cret")  # trust auth: accepted and ignored
-    refused = run(url, "status")
+    refused = invoke(url, "status")
     assert refused.exit_code == 2
     [line] = refused.stderr.splitlines()
     assert "has no jobrunner schema yet: run `jobrunner db upgrade`" in line
-    assert "behind: run `jobrunner db upgrade`" in run(url, "db", "current").stdout
+    assert "behind: run `jobrunner db upgrade`" in invoke(url, "db", "current").stdout
 
-    upgraded = run(url, "db", "upgrade")
+    upgraded = invoke(url, "db", "upgrade")
     assert upgraded.exit_code == 0 and "upgraded from empty to 0001" in upgraded.stdout
-    assert "already at revision 0001" in run(url, "db", "upgrade").stdout
+    assert "already at revision 0001" in invoke(url, "db", "upgrade").stdout
     assert "s3cret" not in upgraded.stdout and "***" in upgraded.stdout
 
     for i in range(3):
         t = np.arange(8000) / 16000
         sf.write(tmp_path / f"{i}.wav", 0.1 * np.sin(2 * np.pi * (300 + 100 * i) * t), 16000)
-    assert run(url, "enqueue", str(tmp_path)).exit_code == 0
-    data = json.loads(run(url, "status", "--json").stdout)
+    assert invoke(url, "enqueue", str(tmp_path)).exit_code == 0
+    data = json.loads(invoke(url, "status", "--json").stdout)
     assert data["states"]["queued"]["jobs"] == 3
 
 
@@ -71,7 +66,7 @@ def test_status_shows_each_worker_with_host_pid_sessions_and_lease(store_url: st
     with Store.open(store_url) as store:
         live = store.claim(10, "build-1:4242:aaaa1111", lease_ttl=600)
 
-    result = run(store_url, "status")
+    result = invoke(store_url, "status")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     start = lines.index("workers: 1 live, 1 with expired leases")
@@ -83,7 +78,7 @@ def test_status_shows_each_worker_with_host_pid_sessions_and_lease(store_url: st
     assert second.startswith("  build-2:77:bbbb2222  host build-2 pid 77  2 running: ")
     assert "lease expired 0:59:" in second and "jobs go back at the next reap" in second
 
-    workers = json.loads(run(store_url, "status", "--json").stdout)["workers"]
+    workers = json.loads(invoke(store_url, "status", "--json").stdout)["workers"]
     assert [(w["host"], w["pid"], w["running"], w["live"]) for w in workers] == [
         ("build-1", 4242, 10, True),
         ("build-2", 77, 2, False),

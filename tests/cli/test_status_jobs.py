@@ -8,9 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from click.testing import CliRunner, Result
-
-from jobrunner.cli import cli
+from helpers import invoke
 
 JOB_KEYS = {
     "id", "state", "attempts", "max_attempts", "duration_s", "path", "label", "reason",
@@ -19,10 +17,6 @@ JOB_KEYS = {
     "created_at", "updated_at", "finished_at",
 }  # fmt: skip
 STATES = ["queued", "running", "succeeded", "failed", "invalid", "cancelled"]
-
-
-def run(db: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--db", f"sqlite:///{db}", *args])
 
 
 @pytest.fixture
@@ -37,22 +31,42 @@ def db(tmp_path: Path) -> Path:
     (tmp_path / "b" / "empty.wav").write_bytes(b"")
     path = tmp_path / "q.db"
     for label in ("a", "b"):
-        assert run(path, "enqueue", str(tmp_path / label), "--label", label).exit_code == 0
+        assert invoke(path, "enqueue", str(tmp_path / label), "--label", label).exit_code == 0
     return path
 
 
-def test_status_on_a_new_database(tmp_path: Path) -> None:
-    result = run(tmp_path / "new.db", "status", "--json")
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["status", "--json"], ["jobs"], ["export"], ["retry"], ["cancel", "1"], ["run"]],
+    ids=" ".join,
+)
+def test_a_folder_without_a_queue_is_told_so_not_shown_an_empty_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default database is ./jobrunner.db
+    result = invoke(None, *command)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "jobrunner: error: no job queue at sqlite:///jobrunner.db "
+        f"(no file {tmp_path.resolve() / 'jobrunner.db'}): `jobrunner enqueue PATH...` creates "
+        "one; choose another with --db URL or JOBRUNNER_DB\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_only_enqueue_and_db_upgrade_create_a_queue(tmp_path: Path, db: Path) -> None:
+    fresh = tmp_path / "fresh.db"
+    assert invoke(fresh, "db", "upgrade").exit_code == 0
+    data = json.loads(invoke(fresh, "status", "--json").stdout)
     assert data["schema"] == "jobrunner.status/1"
     assert list(data["states"]) == STATES
     assert data["total_jobs"] == 0 and data["oldest_queued"] is None
-    assert (tmp_path / "new.db").exists()
+    assert invoke(db, "status", "--json").exit_code == 0  # created by enqueue (fixture)
 
 
 def test_status_counts_audio_and_reasons(db: Path) -> None:
-    result = run(db, "status")
+    result = invoke(db, "status")
     assert result.exit_code == 0
     text = result.stdout
     assert "jobs: 7 (0.00 h of audio)" in text
@@ -63,7 +77,7 @@ def test_status_counts_audio_and_reasons(db: Path) -> None:
     assert "oldest queued: #1 " in text
     assert "2  invalid_audio: empty file (0 bytes)" in text
 
-    data = json.loads(run(db, "status", "--json").stdout)
+    data = json.loads(invoke(db, "status", "--json").stdout)
     assert data["states"]["queued"]["audio_s"] == pytest.approx(0.5 + 1 + 1.5 + 2 + 2.5)
     assert data["top_failures"] == [
         {"error_kind": "invalid_audio", "reason": "empty file (0 bytes)", "jobs": 2}
@@ -71,43 +85,69 @@ def test_status_counts_audio_and_reasons(db: Path) -> None:
 
 
 def test_jobs_lines_filters_and_limit(db: Path, tmp_path: Path) -> None:
-    result = run(db, "jobs")
+    result = invoke(db, "jobs")
     assert result.exit_code == 0
     header, *rows = result.stdout.splitlines()
     assert header.split() == ["ID", "STATE", "TRIES", "DURATION", "PATH", "REASON"]
     assert len(rows) == 7
     first = rows[0].split()
     assert first == ["1", "queued", "0/5", "0:00:00", str(tmp_path / "a" / "0.wav")]
-    invalid = run(db, "jobs", "--state", "invalid", "--label", "b").stdout.splitlines()[1:]
+    invalid = invoke(db, "jobs", "--state", "invalid", "--label", "b").stdout.splitlines()[1:]
     assert len(invalid) == 1
     assert invalid[0].split(None, 4)[1:] == [
         "invalid", "0/5", "-", f"{tmp_path / 'b' / 'empty.wav'}  empty file (0 bytes)",
     ]  # fmt: skip
-    limited = run(db, "jobs", "--limit", "2").stdout.splitlines()
+    limited = invoke(db, "jobs", "--limit", "2").stdout.splitlines()
     assert len(limited) == 4 and limited[-1] == "... 5 more (--limit 0 shows all)"
 
 
 def test_jobs_json_lines_are_stable(db: Path) -> None:
-    result = run(db, "jobs", "--json", "--state", "queued", "--state", "invalid")
+    result = invoke(db, "jobs", "--json", "--state", "queued", "--state", "invalid")
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 7
     assert all(set(obj) == JOB_KEYS for obj in lines)
     assert [obj["id"] for obj in lines] == sorted(obj["id"] for obj in lines)
     assert lines[0]["created_at"].endswith("Z")
-    assert run(db, "jobs", "--state", "bogus").exit_code == 2
+    assert invoke(db, "jobs", "--state", "bogus").exit_code == 2
+
+
+def test_control_characters_in_paths_are_escaped_in_tables_and_exact_in_json(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    t = np.arange(8000) / 16000
+    sf.write(folder / "two\nlines.wav", 0.1 * np.sin(2 * np.pi * 300 * t), 16000)
+    (folder / "bell\x07\x1b[31mred\tcall.wav").write_bytes(b"")
+    db = tmp_path / "q.db"
+    enqueued = invoke(db, "enqueue", str(folder))
+    assert enqueued.exit_code == 0, enqueued.output
+    assert enqueued.stdout.splitlines() == [
+        f"invalid  {folder}/bell\\x07\\x1b[31mred\\tcall.wav: empty file (0 bytes)",
+        "enqueued 1 new (0:00:00 of audio), 0 duplicates, 1 invalid, 0 skipped",
+    ]
+    header, *rows = invoke(db, "jobs").stdout.splitlines()
+    assert [row.split()[4] for row in rows] == [
+        f"{folder}/bell\\x07\\x1b[31mred\\tcall.wav",
+        f"{folder}/two\\nlines.wav",
+    ]
+    status = invoke(db, "status").stdout
+    assert f"oldest queued: #2 {folder}/two\\nlines.wav (queued" in status
+    exact = [json.loads(line)["path"] for line in invoke(db, "jobs", "--json").stdout.splitlines()]
+    assert exact == [str(folder / "bell\x07\x1b[31mred\tcall.wav"), str(folder / "two\nlines.wav")]
 
 
 def test_db_current_and_upgrade(tmp_path: Path) -> None:
     db = tmp_path / "fresh.db"
-    assert "no database yet" in run(db, "db", "current").stdout
+    assert "no database yet" in invoke(db, "db", "current").stdout
     assert not db.exists()
-    assert "upgraded from empty to 0001" in run(db, "db", "upgrade").stdout
-    assert "revision 0001 (head 0001, up to date)" in run(db, "db", "current").stdout
-    assert "already at revision 0001" in run(db, "db", "upgrade").stdout
+    assert "upgraded from empty to 0001" in invoke(db, "db", "upgrade").stdout
+    assert "revision 0001 (head 0001, up to date)" in invoke(db, "db", "current").stdout
+    assert "already at revision 0001" in invoke(db, "db", "upgrade").stdout
 
 
 def test_unusable_database_url_exits_2() -> None:
-    result = CliRunner().invoke(cli, ["--db", "not a url", "status"])
+    result = invoke(None, "--db", "not a url", "status")
     assert result.exit_code == 2
     assert result.stderr.startswith("jobrunner: error: not a database URL")
 
@@ -116,6 +156,6 @@ def test_unusable_database_url_exits_2() -> None:
     "command", [[], ["status"], ["jobs"], ["db"], ["db", "upgrade"], ["db", "current"]]
 )
 def test_every_help_has_examples(command: list[str]) -> None:
-    result = CliRunner().invoke(cli, [*command, "--help"])
+    result = invoke(None, *command, "--help")
     assert result.exit_code == 0
     assert "Examples:" in result.output

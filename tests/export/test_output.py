@@ -8,19 +8,19 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from exportkit import add_failed, add_invalid, add_queued, add_succeeded
+from helpers import invoke
 
 from jobrunner.errors import UsageError
 from jobrunner.export import export
 from jobrunner.export.fields import FILE_FIELDS, NESTED_TURN_FIELDS, TIMING_FIELDS, TURN_FIELDS
+from jobrunner.export.owned import LEDGER
 from jobrunner.store import Store
 
 
 def run(db: Path, *args: str) -> Result:
-    from jobrunner.cli import cli
-
-    return CliRunner().invoke(cli, ["--db", f"sqlite:///{db}", "export", *args])
+    return invoke(db, "export", *args)
 
 
 @pytest.fixture
@@ -66,9 +66,7 @@ def test_every_job_is_exported_with_its_reason(db: Path, tmp_path: Path) -> None
 
 
 def test_help_documents_the_fields_in_their_order(tmp_path: Path) -> None:
-    from jobrunner.cli import cli
-
-    help_text = " ".join(CliRunner().invoke(cli, ["export", "--help"]).output.split())
+    help_text = " ".join(invoke(None, "export", "--help").output.split())
     assert "by file: " + ", ".join(FILE_FIELDS) in help_text
     timings = ", ".join(TIMING_FIELDS)
     assert "timings: " + timings in help_text
@@ -136,7 +134,7 @@ def test_a_failed_folder_export_publishes_nothing(db: Path, tmp_path: Path) -> N
     with Store.open(f"sqlite:///{db}") as store:
         for target in (tmp_path / "fresh", existing):
             with pytest.raises(ValueError):
-                export(store, "srt", out=target, page_size=1)
+                export(store, "srt", out=target, page_size=1, overwrite=True)
     assert not (tmp_path / "fresh").exists()
     assert listing(existing) == ["monday.srt"]
     assert (existing / "monday.srt").read_text() == "old\n"
@@ -173,10 +171,60 @@ def test_folder_export_names_files_after_the_audio(tmp_path: Path) -> None:
             "hidden_odd_.vtt",
             f"job-{ids[5]}.vtt",
             "keep.txt",
+            LEDGER,
         ]
     )
     assert (target / "keep.txt").read_text() == "mine"
     assert (target / "call.vtt").read_text() == "WEBVTT\n\n00:00:00.400 --> 00:00:01.900\nHi.\n\n"
+
+
+def test_a_folder_export_never_replaces_a_file_it_did_not_write(db: Path, tmp_path: Path) -> None:
+    recordings = tmp_path / "calls"
+    recordings.mkdir()
+    (recordings / "monday.wav").write_bytes(b"RIFF")
+    (recordings / "monday.txt").write_text("my own notes\n")  # beside monday.wav
+    before = listing(recordings)
+
+    refused = run(db, "--format", "txt", "-o", str(recordings))
+    assert refused.exit_code == 2
+    assert refused.stderr == (
+        f"jobrunner: error: {recordings / 'monday.txt'} exists and was not written by a "
+        "jobrunner export: nothing written (give --overwrite to replace such files)\n"
+    )
+    assert listing(recordings) == before  # no idea.txt, no ledger, no stage left behind
+    assert (recordings / "monday.txt").read_text() == "my own notes\n"
+
+    replaced = run(db, "--format", "txt", "-o", str(recordings), "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert (recordings / "monday.txt").read_text() == "Hello, world.\n"
+    assert listing(recordings) == sorted([LEDGER, "idea.txt", "monday.txt", "monday.wav"])
+
+
+def test_a_re_export_replaces_its_own_files_until_someone_edits_one(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.db"
+    with Store.open(f"sqlite:///{db}") as store:
+        add_succeeded(store, "/calls/monday.wav", ["Hello,", " world."])
+        add_succeeded(store, "/memos/idea.flac", ["Buy milk."])
+    out = tmp_path / "subs"
+    for fmt in ("srt", "srt", "vtt"):  # a new folder, the same again, another suffix
+        result = run(db, "--format", fmt, "-o", str(out))
+        assert result.exit_code == 0, result.output
+    assert listing(out) == [LEDGER, "idea.srt", "idea.vtt", "monday.srt", "monday.vtt"]
+    with Store.open(f"sqlite:///{db}") as store:
+        add_succeeded(store, "/calls/idea.wav", [" A second idea."], label="later")
+    again = run(db, "--format", "srt", "--label", "later", "-o", str(out))
+    assert again.exit_code == 0, again.output  # new content for a name an export wrote
+    assert (out / "idea.srt").read_text().endswith("\nA second idea.\n\n")
+    assert listing(out) == [LEDGER, "idea.srt", "idea.vtt", "monday.srt", "monday.vtt"]
+
+    (out / "monday.srt").write_text("1\n00:00:00,400 --> 00:00:01,900\nHello, world!\n\n")
+    edited = run(db, "--format", "srt", "-o", str(out))
+    assert edited.exit_code == 2
+    assert f"{out / 'monday.srt'} exists and was not written by a jobrunner export" in edited.stderr
+    assert "Hello, world!" in (out / "monday.srt").read_text()
+
+    (out / LEDGER).unlink()  # without the ledger nothing is known to be an export's
+    assert run(db, "--format", "vtt", "-o", str(out)).exit_code == 2
 
 
 def test_folder_formats_need_a_folder(db: Path, tmp_path: Path) -> None:
@@ -200,5 +248,5 @@ def test_document_formats_refuse_a_folder_or_a_missing_parent(db: Path, tmp_path
 
 def test_no_database_is_an_error_not_an_empty_export(tmp_path: Path) -> None:
     result = run(tmp_path / "none.db", "-o", str(tmp_path / "x.jsonl"))
-    assert result.exit_code == 2 and "no job database" in result.stderr
+    assert result.exit_code == 2 and "no job queue at sqlite:///" in result.stderr
     assert listing(tmp_path) == []

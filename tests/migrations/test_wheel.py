@@ -56,7 +56,8 @@ def test_installed_wheel_migrates_a_new_database(tmp_path: Path) -> None:
     where = _run(python, "-c", "import jobrunner; print(jobrunner.__file__)", cwd=work)
     assert Path(where.strip()).is_relative_to(venv)
     jobrunner = venv / "bin" / "jobrunner"
+    assert "upgraded from empty to" in _run(jobrunner, "db", "upgrade", cwd=work)
+    assert (work / "jobrunner.db").is_file()  # the default database, in the current folder
     status = json.loads(_run(jobrunner, "status", "--json", cwd=work))
     assert status["total_jobs"] == 0
-    assert (work / "jobrunner.db").is_file()  # the default database, in the current folder
     assert "(head 0001, up to date)" in _run(jobrunner, "db", "current", cwd=work)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from jobrunner.cli.views import enqueue_line
 from jobrunner.config import Settings
 from jobrunner.enqueue import EnqueueResult, enqueue_paths
 from jobrunner.errors import UsageError
@@ -77,7 +78,7 @@ def test_walk_takes_audio_and_counts_what_it_skips(store: Store, tree: Path) -> 
         "hidden": 2, "temp": 2, "not audio": 1, "symlinked folder": 1,
     }  # fmt: skip
     assert summary.audio_s == pytest.approx(0.5 + 1.0 + 0.25 + 0.25 + 0.5)
-    assert summary.line() == (
+    assert enqueue_line(summary) == (
         "enqueued 5 new (0:00:02 of audio), 0 duplicates, 1 invalid, "
         "6 skipped (hidden 2, not audio 1, symlinked folder 1, temp 2)"
     )
@@ -106,8 +107,9 @@ def test_same_audio_same_settings_is_a_duplicate(store: Store, tree: Path, tmp_p
     first = enqueue_paths(store, SETTINGS, [tree])
     again = enqueue_paths(store, SETTINGS, [tree])
     assert (again.summary.new, again.summary.duplicates, again.summary.invalid) == (0, 5, 1)
-    ids = {f.path: f.job_id for f in first.files if f.job_id}
-    assert all(ids[f.path] == f.job_id for f in again.files if f.job_id)
+    ids = {f.path: f.job_id for f in first.files if f.outcome != "skipped"}
+    assert len(ids) == 6 and None not in ids.values()
+    assert {f.path: f.job_id for f in again.files if f.outcome != "skipped"} == ids
     assert [f.new for f in again.files if f.outcome == "invalid"] == [False]
 
     copy = tmp_path / "copy-of-a.wav"
@@ -147,5 +149,34 @@ def test_dry_run_writes_nothing(store: Store, tree: Path) -> None:
     enqueue_paths(store, SETTINGS, [tree / "a.wav"])
     result = enqueue_paths(store, SETTINGS, [tree], dry_run=True)
     assert (result.summary.new, result.summary.duplicates, result.summary.invalid) == (4, 1, 1)
-    assert result.summary.line().startswith("would enqueue 4 new")
+    assert enqueue_line(result.summary).startswith("would enqueue 4 new")
     assert store.count() == 1
+
+
+def test_a_file_name_that_is_not_utf8_is_an_invalid_job_and_the_batch_goes_on(
+    store: Store, tmp_path: Path
+) -> None:
+    root = tmp_path / "rec"
+    wav(root / "a.wav", 0.5, 300)
+    wav(root / "z.wav", 0.5, 500)
+    raw = os.fsencode(root)
+    (root / "caf.wav").write_bytes((root / "a.wav").read_bytes()[:-2] + b"\x01\x02")
+    os.rename(root / "caf.wav", raw + b"/caf\xe9.wav")  # Latin-1 "café.wav"
+    (root / "x.txt").write_text("notes")
+    os.rename(root / "x.txt", raw + b"/r\xe9sum\xe9.txt")
+    result = enqueue_paths(store, SETTINGS, [root])
+    assert by_path(result, root) == {
+        "a.wav": ("new", None),
+        "caf\\xe9.wav": (
+            "invalid",
+            "file name is not valid UTF-8: rename the file and enqueue it again",
+        ),
+        "z.wav": ("new", None),
+        "r\\xe9sum\\xe9.txt": ("skipped", "not audio"),
+    }
+    [job] = store.jobs(states=["invalid"])
+    assert job.path == f"{root}/caf\\xe9.wav"
+    assert job.sha256 is not None and job.size_bytes == (root / "a.wav").stat().st_size
+    again = enqueue_paths(store, SETTINGS, [root])
+    assert (again.summary.new, again.summary.duplicates, again.summary.invalid) == (0, 2, 1)
+    assert store.count() == 3
