@@ -19,8 +19,6 @@ import anyio
 
 from jobrunner.client.auto import SessionResult, transcribe_file
 from jobrunner.errors import (
-    ConfigError,
-    ConnectError,
     JobrunnerError,
     LeaseLostError,
     RateLimitedError,
@@ -180,6 +178,7 @@ class Attempt:
             attempt=job.budget_attempt,
             attempts_left=left,
             error=error,
+            connected=worker.connected_once,
             now=worker.store.now(),
             jitter=worker.rng.random(),
         )
@@ -192,18 +191,9 @@ class Attempt:
             worker.rate_limited()
         if not isinstance(error, JobrunnerError):
             logger.error("job %d: unexpected error", job.id, exc_info=error)
-        if isinstance(error, ConnectError) and not worker.connected_once:
-            # nothing ever answered: a wrong --base-url or no network, not this file
-            unreachable = ConfigError(
-                f"{error}; stopping before the queue is used up (check --base-url and the "
-                "network; the jobs stay queued)"
-            )
-            worker.request_stop(error=unreachable)
-            return await self._release()
         decision = self._decide(error)
         if decision.action is Action.STOP:
-            assert isinstance(error, JobrunnerError)
-            worker.request_stop(error=error)
+            worker.request_stop(error=decision.stop_error)
             return await self._release()
         if decision.action is Action.RELEASE:
             return await self._release()
