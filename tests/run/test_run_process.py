@@ -24,7 +24,7 @@ from workerkit import (
     profile_file,
 )
 
-from jobrunner.run.worker import run_queue
+from jobrunner.run import run_queue
 from jobrunner.store import Store
 
 WAIT_S = 60
@@ -85,7 +85,7 @@ def test_kill_9_mid_batch_then_run_again_finishes_everything(
     latest = max(j.lease_expires_at for j in orphans if j.lease_expires_at is not None)
     poll(lambda: datetime.now(UTC) > latest, timeout=WAIT_S, what="the leases to expire")
     summary = run_queue(settings, store)
-    assert summary.exit_code == 0 and summary.reaped >= len(orphans)
+    assert summary.exit_code == 0 and summary.counts.reaped >= len(orphans)
     assert_all_exact(store, expected)
     assert store.count(states=["running"]) == 0
     for job in orphans:
