@@ -11,8 +11,8 @@ from typing import Any
 
 import anyio
 import soundfile
-from helpers import Serve
-from workerkit import assert_all_exact, enqueue, exported, fast_settings, make_files, poll
+from helpers import Serve, fast_settings
+from workerkit import assert_all_exact, enqueue, exported, make_files, poll
 
 from jobrunner.config import Settings
 from jobrunner.run import JobOutcome, RunOptions, RunSummary, run_queue
@@ -76,7 +76,7 @@ def test_chaos_every_file_ends_exact_with_each_failed_attempt_recorded(
     failed_rows = [
         a for j in store.jobs() for a in store.attempts(j.id) if a.outcome != "succeeded"
     ]
-    assert all(a.outcome == "retry" and a.error_kind for a in failed_rows)
+    assert failed_rows and all(a.outcome == "retry" and a.error_kind for a in failed_rows)
     session_faults = sum(n for label, n in stats.faults_injected.items() if label in SESSION_FAULTS)
     kinds = Counter(a.error_kind for a in failed_rows)
     assert session_faults > 0

@@ -12,12 +12,11 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from helpers import Serve
+from helpers import Serve, fast_settings
 from workerkit import (
     assert_all_exact,
     enqueue,
     exported,
-    fast_settings,
     jobrunner,
     make_files,
     poll,
