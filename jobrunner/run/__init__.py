@@ -25,17 +25,20 @@ How a run goes:
 * **Stop.** The first 401/402/403 (or a configuration error, or a service that never answered
   a single handshake in this run: wrong URL, no network) stops claiming, releases this
   worker's running jobs and ends the run (exit 3 / 2): it is the key, not the files. A first
-  SIGINT/SIGTERM (or :meth:`Worker.request_stop`) stops claiming and lets sessions finish within
-  ``grace_seconds``; the second, or the grace running out, cancels them and releases their jobs
-  without costing an attempt (shielded writes). kill -9 loses nothing either: the leases expire
-  and the next run reaps them (that attempt counts).
+  SIGINT/SIGTERM (or :meth:`~jobrunner.run.worker.Worker.request_stop`) stops claiming and
+  lets sessions finish within ``grace_seconds``; the second, or the grace running out, cancels
+  them and releases their jobs without costing an attempt (shielded writes). kill -9 loses
+  nothing either: the leases expire and the next run reaps them (that attempt counts).
 * **Done** when nothing is queued (jobs waiting for a backoff count: the run waits for them) and
   nothing runs here. Jobs running under other workers' leases are theirs.
+
 Modules: ``worker`` (the claim loop), ``attempt`` (one job: context in, outcome out),
 ``records`` (an attempt's facts as store records), ``leases`` (renew, reap), ``concurrency``
 (the live limit), ``shutdown`` (signals, grace), ``offload`` (store calls in threads),
 ``outcomes`` (what a run reports); ``api`` holds the two entry points.
 """
+
+from __future__ import annotations
 
 from jobrunner.run.api import arun_queue, run_queue
 from jobrunner.run.outcomes import Counts, JobOutcome, Outcome, RunSnapshot, RunSummary
