@@ -28,8 +28,7 @@ from jobrunner.config import load_settings
 from jobrunner.enqueue import enqueue_paths
 from jobrunner.errors import ConfigError
 from jobrunner.export import export
-from jobrunner.run.outcomes import JobOutcome, RunSnapshot, RunSummary
-from jobrunner.run.worker import RunOptions, run_queue
+from jobrunner.run import JobOutcome, RunOptions, RunSnapshot, RunSummary, run_queue
 from jobrunner.server import LocalServer, ServerConfig
 from jobrunner.server.recognizer import get_recognizer
 from jobrunner.store import Store

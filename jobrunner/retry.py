@@ -6,6 +6,9 @@ random source, then carries the :class:`Decision` out with one store verb.
 
 * 401/402/403 (:class:`AuthenticationError`) or :class:`ConfigError` -> ``STOP``: the job is
   released and the run stops claiming; it is the key, the plan or the settings, not the file.
+* a :class:`ConnectError` before any handshake of the run succeeded (``connected`` False) ->
+  ``STOP`` too, with a :class:`ConfigError` that says so: nothing ever answered, so it is a
+  wrong ``--base-url`` or no network, and retrying would only use the queue's budgets up.
 * :class:`SessionCancelled` (shutdown) -> ``RELEASE``: given back, no attempt spent.
 * :class:`AudioError` -> ``INVALID``: ``fail(invalid=True)`` with the reason.
 * a retryable error with budget left -> ``RETRY``: ``retry_later(run_after)``.
@@ -33,6 +36,7 @@ from jobrunner.errors import (
     AudioError,
     AuthenticationError,
     ConfigError,
+    ConnectError,
     JobrunnerError,
     RateLimitedError,
     SessionCancelled,
@@ -65,6 +69,8 @@ class Decision:
     """One line for ``jobs.last_error``; says when the budget ran out."""
     run_after: datetime | None = None
     delay_s: float = 0.0
+    stop_error: JobrunnerError | None = None
+    """With ``STOP``: the error the run ends with (its exit code is the run's)."""
 
 
 def error_kind(error: BaseException) -> str:
@@ -78,8 +84,11 @@ def describe(error: BaseException) -> str:
     return f"internal error: {type(error).__name__}: {error}"
 
 
-def classify(error: BaseException) -> Action:
-    """The action by error class alone (before the attempt budget is considered)."""
+def classify(error: BaseException, *, connected: bool) -> Action:
+    """The action by error class and whether any handshake of the run succeeded (before the
+    attempt budget is considered)."""
+    if isinstance(error, ConnectError) and not connected:
+        return Action.STOP
     if isinstance(error, AuthenticationError | ConfigError):
         return Action.STOP
     if isinstance(error, SessionCancelled):
@@ -101,19 +110,35 @@ def backoff_s(policy: RetryPolicy, failures: int, error: BaseException, jitter: 
     return delay
 
 
+def _stop_error(error: BaseException) -> JobrunnerError:
+    """The error a run stops with when ``error`` ends it (:func:`classify` said ``STOP``)."""
+    if isinstance(error, ConnectError):
+        return ConfigError(
+            f"{error}; stopping before the queue is used up (check --base-url and the "
+            "network; the jobs stay queued)"
+        )
+    if isinstance(error, JobrunnerError):
+        return error
+    raise TypeError(f"{type(error).__name__} does not stop a run")
+
+
 def decide(
     policy: RetryPolicy,
     *,
     attempt: int,
     attempts_left: int,
     error: BaseException,
+    connected: bool,
     now: datetime,
     jitter: float,
 ) -> Decision:
     """The fate of a job whose attempt number ``attempt`` (within its current budget) failed
-    with ``error``, with ``attempts_left`` attempts still allowed after it."""
-    action = classify(error)
+    with ``error``, with ``attempts_left`` attempts still allowed after it; ``connected``: a
+    handshake succeeded earlier in this run (the service answers, so it is not a wrong URL)."""
+    action = classify(error, connected=connected)
     kind, reason = error_kind(error), describe(error)
+    if action is Action.STOP:
+        return Decision(action, kind, reason, stop_error=_stop_error(error))
     if action is not Action.RETRY:
         return Decision(action, kind, reason)
     if attempts_left <= 0:

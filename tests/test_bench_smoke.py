@@ -58,7 +58,9 @@ def test_makespan_runs_are_exact(smoke: tuple[str, dict[str, Any]]) -> None:
 
 def test_pacing_and_resources_sessions_all_succeed(smoke: tuple[str, dict[str, Any]]) -> None:
     for name in ("pacing", "resources"):
-        for level in smoke[1][name]["levels"]:
+        levels = smoke[1][name]["levels"]
+        assert levels, f"{name} measured no level"
+        for level in levels:
             assert level.get("failures", {}) == {}
             assert level["overload_trips"] == 0
             assert 0.9 < level["send_rate_mean"] <= 1.01
@@ -68,6 +70,7 @@ def test_pacing_and_resources_sessions_all_succeed(smoke: tuple[str, dict[str, A
 
 def test_scaling_levels_all_succeed(smoke: tuple[str, dict[str, Any]]) -> None:
     levels = smoke[1]["scaling"]["levels"]
+    assert levels, "scaling measured no level"
     assert [level["concurrency"] for level in levels] == sorted(
         level["concurrency"] for level in levels
     )

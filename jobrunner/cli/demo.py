@@ -88,8 +88,9 @@ def demo_command(out_dir: Path, pace: float, progress: bool | None) -> None:
     summary = result.summary
     audio = sum(r.duration_s for r in result.rows)
     click.echo(
-        f"{summary.succeeded} of {len(result.rows)} files, {sum(r.turns for r in result.rows)} "
-        f"turns, {format_duration(audio)} of audio in {summary.elapsed_s:.1f} s "
+        f"{summary.counts.succeeded} of {len(result.rows)} files, "
+        f"{sum(r.turns for r in result.rows)} turns, {format_duration(audio)} of audio in "
+        f"{summary.elapsed_s:.1f} s "
         f"(concurrency {summary.ceiling}, {pace:g}x realtime, server {result.server_url})"
     )
     click.echo(f"wrote {', '.join(str(p) for p in result.outputs)}")

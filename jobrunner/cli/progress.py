@@ -4,8 +4,8 @@ one line per failure.
 * :class:`LiveProgress` (a TTY, or ``--progress``): files done/total, audio hours done/total,
   ETA, live sessions against the live limit and the ceiling, retries and failures; failures are
   printed above the bars as they happen. Totals include jobs queued by others meanwhile.
-* :class:`JsonLines` (``--json``): one ``JobOutcome.to_json()`` object per attempt outcome on
-  stdout, flushed at once, for scripts (``jq``).
+* :class:`JsonLines` (``--json``): one ``jobrunner.run/1`` object per attempt outcome on
+  stdout (:func:`~jobrunner.cli.run_views.outcome_json`), flushed at once, for scripts (``jq``).
 * :class:`PlainLines` (no TTY): one stderr line per job that failed or was invalid, nothing else.
 
 ETA: the remaining audio (queued, plus what running sessions still have to send) over the
@@ -25,8 +25,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
+from jobrunner.cli.run_views import failure_line, outcome_json
 from jobrunner.formatting import format_duration
-from jobrunner.run.outcomes import JobOutcome, RunSnapshot
+from jobrunner.run import JobOutcome, RunSnapshot
 
 
 class Reporter(Protocol):
@@ -42,10 +43,6 @@ class Reporter(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
-
-
-def failure_line(outcome: JobOutcome) -> str:
-    return f"{outcome.outcome:<8} #{outcome.job_id} {outcome.path}: {outcome.reason}"
 
 
 class _Quiet:
@@ -70,7 +67,7 @@ class PlainLines(_Quiet):
 
 class JsonLines(_Quiet):
     def on_outcome(self, outcome: JobOutcome) -> None:
-        sys.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(outcome_json(outcome), ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
 
@@ -100,28 +97,28 @@ class LiveProgress(_Quiet):
             self.progress.console.print(failure_line(outcome), markup=False, highlight=False)
 
     def on_progress(self, s: RunSnapshot) -> None:
+        counts = s.counts
         live = f"live {s.running}/{s.limit}"
         if s.limit < s.ceiling:
             live += f" (max {s.ceiling})"
-        failed = s.failed + s.invalid
-        detail = f"{live} · {s.retries} retries · {failed} failed"
+        failed = counts.failed + counts.invalid
+        detail = f"{live} · {counts.retries} retries · {failed} failed"
         if s.stopping:
             detail += " · stopping"
         self.progress.update(
             self.files,
-            completed=s.jobs_done,
+            completed=counts.jobs_done,
             total=max(1, s.jobs_total),
-            count=f"{s.jobs_done}/{s.jobs_total}",
+            count=f"{counts.jobs_done}/{s.jobs_total}",
             detail=detail,
         )
-        done_h, total_h = s.done_audio_s / 3600, s.audio_total_s / 3600
-        eta = s.eta_s
+        done_h, total_h = counts.done_audio_s / 3600, s.audio_total_s / 3600
         self.progress.update(
             self.audio,
-            completed=s.done_audio_s,
+            completed=counts.done_audio_s,
             total=max(1e-9, s.audio_total_s),
             count=f"{done_h:.2f}/{total_h:.2f} h",
-            detail="" if eta is None else f"ETA {format_duration(eta)}",
+            detail=f"ETA {format_duration(s.eta_s)}",
         )
 
 

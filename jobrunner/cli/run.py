@@ -1,4 +1,4 @@
-"""``jobrunner run``: drain the queue (see :mod:`jobrunner.run.worker`)."""
+"""``jobrunner run``: drain the queue (see :mod:`jobrunner.run`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import click
 from jobrunner.cli import AppContext
 from jobrunner.cli.database import open_queue
 from jobrunner.cli.progress import choose_reporter
-from jobrunner.run.worker import RunOptions, run_queue
+from jobrunner.cli.run_views import summary_line
+from jobrunner.run import RunOptions, run_queue
 
 
 @click.command("run")
@@ -116,9 +117,9 @@ def run_command(
             on_progress=reporter.on_progress,
         )
     if not quiet:
-        if summary.requeued_failed:
-            click.echo(f"run: {summary.requeued_failed} failed jobs queued again", err=True)
-        click.echo(summary.line(), err=True)
+        if summary.counts.requeued_failed:
+            click.echo(f"run: {summary.counts.requeued_failed} failed jobs queued again", err=True)
+        click.echo(summary_line(summary), err=True)
         if summary.others_running:
             click.echo(
                 f"run: {summary.others_running} jobs are running under other workers' leases; "

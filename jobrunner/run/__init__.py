@@ -1,1 +1,58 @@
-"""Running the queue: the claim loop, one attempt per claimed job, leases, limits, outcomes."""
+"""Running the queue: drain it through N concurrent realtime sessions, exactly once.
+
+Library API (the CLI and the demo call it; the modules below are internal)::
+
+    summary = run_queue(settings, store, options=RunOptions(label="calls"),
+                        on_outcome=print_line, on_progress=show)       # -> RunSummary
+    summary = await arun_queue(...)                                    # inside an event loop
+
+How a run goes:
+
+* **Claim as slots free up.** Sessions borrow a slot from an ``anyio.CapacityLimiter`` whose
+  size follows :class:`~jobrunner.run.concurrency.AdaptiveLimit` (one probe session first, then
+  ``--concurrency``; halved by 429s, grown back additively, never above the ceiling). When a
+  slot frees, as many jobs are claimed in one store call as there are free slots.
+* **One attempt = one session.** ``transcribe_file`` streams the file (connect-phase failures
+  are retried in place by the transport). The attempt ends with exactly one store verb, one
+  transaction: ``complete`` (transcript + turns + attempt + status), ``retry_later`` with the
+  backoff of :mod:`jobrunner.retry`, ``fail`` (permanent error, budget used up, ``invalid``
+  audio) or ``release`` (shutdown). Success needs a drained session *and* the file's whole
+  duration sent (:func:`~jobrunner.run.records.check_complete`).
+* **Leases** are renewed for all running jobs at once every TTL/3 and dead workers' leases
+  reaped (:mod:`jobrunner.run.leases`); a job that drops out of the renewal (``jobrunner cancel``)
+  has its session cancelled and nothing is written for it. All DB and file work runs in threads,
+  the store calls behind their own small limiter, so 100+ sessions never starve a renewal.
+* **Stop.** The first 401/402/403 (or a configuration error, or a service that never answered
+  a single handshake in this run: wrong URL, no network) stops claiming, releases this
+  worker's running jobs and ends the run (exit 3 / 2): it is the key, not the files. A first
+  SIGINT/SIGTERM (or :meth:`~jobrunner.run.worker.Worker.request_stop`) stops claiming and
+  lets sessions finish within ``grace_seconds``; the second, or the grace running out, cancels
+  them and releases their jobs without costing an attempt (shielded writes). kill -9 loses
+  nothing either: the leases expire and the next run reaps them (that attempt counts).
+* **Done** when nothing is queued (jobs waiting for a backoff count: the run waits for them) and
+  nothing runs here. Jobs running under other workers' leases are theirs.
+
+Modules: ``worker`` (the claim loop), ``attempt`` (one job: context in, outcome out),
+``records`` (an attempt's facts as store records), ``leases`` (renew, reap), ``concurrency``
+(the live limit), ``shutdown`` (signals, grace), ``offload`` (store calls in threads),
+``outcomes`` (what a run reports); ``api`` holds the two entry points.
+"""
+
+from __future__ import annotations
+
+from jobrunner.run.api import arun_queue, run_queue
+from jobrunner.run.outcomes import Counts, JobOutcome, Outcome, RunSnapshot, RunSummary
+from jobrunner.run.worker import OnOutcome, OnProgress, RunOptions
+
+__all__ = [
+    "Counts",
+    "JobOutcome",
+    "OnOutcome",
+    "OnProgress",
+    "Outcome",
+    "RunOptions",
+    "RunSnapshot",
+    "RunSummary",
+    "arun_queue",
+    "run_queue",
+]

@@ -1,6 +1,6 @@
 """One attempt's facts as store records: pure functions between the runner and the store.
 
-The runner knows nothing of SQL and the store nothing of websockets; the worker joins them
+The client knows nothing of SQL and the store nothing of websockets; the attempt joins them
 through these functions. Nothing here does I/O.
 
 Turn timings: ``*_audio_s`` are seconds of audio sent when the event arrived (the service sends

@@ -8,13 +8,11 @@ byte the user could see or keep afterwards is searched for the key.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-from helpers import Serve
-from workerkit import ROOT, enqueue, fast_settings, make_files, profile_file
+from helpers import Serve, fast_settings
+from workerkit import enqueue, jobrunner, make_files, profile_file
 
 from jobrunner.store import Store
 
@@ -22,27 +20,11 @@ KEY = "sk_car_leakcanary_5f2d9a"
 WRONG = "sk_car_wrongcanary_77c1e0"
 
 
-def jobrunner(db_url: str, profile: Path, key: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CARTESIA_API_KEY": key, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobrunner",
-            "-vv",
-            "--db",
-            db_url,
-            "--profile",
-            str(profile),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+def run(db_url: str, profile: Path, key: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``jobrunner -vv ... ARGS`` with ``key``, to its end."""
+    proc = jobrunner(db_url, profile, "-vv", *args, key=key)
+    stdout, stderr = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 def test_the_key_is_nowhere_after_runs_failures_and_exports(
@@ -53,10 +35,10 @@ def test_the_key_is_nowhere_after_runs_failures_and_exports(
     enqueue(store, fast_settings(server, db_url), tmp_path / "audio")
     profile = profile_file(tmp_path, server)
 
-    refused = jobrunner(db_url, profile, WRONG, "run", "--json")
+    refused = run(db_url, profile, WRONG, "run", "--json")
     assert refused.returncode == 3
     assert "401" in refused.stderr
-    ran = jobrunner(db_url, profile, KEY, "run", "--json")
+    ran = run(db_url, profile, KEY, "run", "--json")
     assert ran.returncode == 0, ran.stderr
     outcomes = [json.loads(line)["outcome"] for line in ran.stdout.splitlines()]
     assert outcomes.count("succeeded") == 3
@@ -65,16 +47,16 @@ def test_the_key_is_nowhere_after_runs_failures_and_exports(
     seen = [refused.stdout, refused.stderr, ran.stdout, ran.stderr]
     for fmt in ("jsonl", "csv"):
         out = tmp_path / f"out.{fmt}"
-        done = jobrunner(db_url, profile, KEY, "export", "--format", fmt, "-o", str(out))
+        done = run(db_url, profile, KEY, "export", "--format", fmt, "-o", str(out))
         assert done.returncode == 0, done.stderr
         seen += [done.stdout, done.stderr, out.read_text(encoding="utf-8")]
     for fmt in ("srt", "vtt", "txt"):
         folder = tmp_path / fmt
-        done = jobrunner(db_url, profile, KEY, "export", "--format", fmt, "-o", str(folder))
+        done = run(db_url, profile, KEY, "export", "--format", fmt, "-o", str(folder))
         assert done.returncode == 0, done.stderr
         seen += [p.read_text(encoding="utf-8") for p in folder.iterdir()]
     for command in (["status", "--json"], ["jobs", "--json"]):
-        shown = jobrunner(db_url, profile, KEY, *command)
+        shown = run(db_url, profile, KEY, *command)
         assert shown.returncode == 0, shown.stderr
         seen += [shown.stdout, shown.stderr]
 

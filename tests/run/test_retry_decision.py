@@ -12,6 +12,7 @@ from jobrunner.errors import (
     AudioError,
     AuthenticationError,
     ConfigError,
+    ConnectError,
     ConnectionLostError,
     DrainError,
     JobrunnerError,
@@ -28,15 +29,29 @@ POLICY = RetryPolicy(base_s=2.0, cap_s=300.0, rate_limit_factor=4.0)
 
 
 def run_decide(
-    error: BaseException, *, attempt: int = 1, left: int = 3, jitter: float = 1.0
+    error: BaseException,
+    *,
+    attempt: int = 1,
+    left: int = 3,
+    jitter: float = 1.0,
+    connected: bool = True,
 ) -> Decision:
-    return decide(POLICY, attempt=attempt, attempts_left=left, error=error, now=NOW, jitter=jitter)
+    return decide(
+        POLICY,
+        attempt=attempt,
+        attempts_left=left,
+        error=error,
+        connected=connected,
+        now=NOW,
+        jitter=jitter,
+    )
 
 
 @pytest.mark.parametrize(
     ("error", "action"),
     [
         (ConnectionLostError("1006"), Action.RETRY),
+        (ConnectError("refused"), Action.RETRY),
         (StallError("quiet"), Action.RETRY),
         (DrainError("short"), Action.RETRY),
         (ServerErrorEvent("500", http_status=500), Action.RETRY),
@@ -54,6 +69,27 @@ def test_the_action_follows_the_error_class(error: BaseException, action: Action
     decision = run_decide(error)
     assert decision.action is action
     assert (decision.run_after is not None) is (action is Action.RETRY)
+
+
+def test_a_run_stops_with_the_error_that_stops_it() -> None:
+    refused = AuthenticationError("401: invalid key", http_status=401)
+    decision = run_decide(refused)
+    assert decision.action is Action.STOP and decision.stop_error is refused
+    assert run_decide(ConnectionLostError("1006")).stop_error is None
+
+
+def test_a_connect_error_before_any_handshake_stops_the_run_as_a_configuration_error() -> None:
+    error = ConnectError("cannot connect to ws://127.0.0.1:9/stt: connection refused")
+    decision = run_decide(error, connected=False, left=4)
+    assert decision.action is Action.STOP and decision.run_after is None
+    assert isinstance(decision.stop_error, ConfigError)
+    assert decision.stop_error.exit_code == 2
+    assert str(decision.stop_error).startswith(str(error))
+    assert "check --base-url" in str(decision.stop_error)
+    # once the service has answered in this run, it is this session's bad luck: retried
+    assert run_decide(error, connected=True).action is Action.RETRY
+    # and other errors keep their class's action before the first handshake
+    assert run_decide(ConnectionLostError("1006"), connected=False).action is Action.RETRY
 
 
 def test_a_retry_runs_after_the_backoff_and_keeps_the_reason() -> None:
@@ -101,6 +137,18 @@ def test_jitter_stays_within_three_quarters_and_the_full_delay(
     assert 0.75 * full - 1e-9 <= backoff_s(POLICY, failures, error, jitter=jitter) <= full
 
 
-def test_the_decision_is_a_pure_function_of_its_arguments() -> None:
+def test_time_and_randomness_come_only_from_now_and_jitter() -> None:
     error = DrainError("short")
-    assert run_decide(error, attempt=2, jitter=0.3) == run_decide(error, attempt=2, jitter=0.3)
+    first = run_decide(error, attempt=2, jitter=0.0)
+    assert first.delay_s == 0.75 * 4.0  # base * 2^(2-1), jitter 0: three quarters of it
+    assert first.run_after == NOW + timedelta(seconds=3.0)
+    later = decide(
+        POLICY,
+        attempt=2,
+        attempts_left=3,
+        error=error,
+        connected=True,
+        now=NOW + timedelta(hours=1),
+        jitter=0.0,
+    )
+    assert later.run_after == NOW + timedelta(hours=1, seconds=3.0)

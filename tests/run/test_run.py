@@ -11,12 +11,12 @@ from typing import Any
 
 import anyio
 import soundfile
-from helpers import Serve
-from workerkit import assert_all_exact, enqueue, exported, fast_settings, make_files, poll
+from helpers import Serve, fast_settings
+from workerkit import assert_all_exact, enqueue, exported, make_files, poll
 
 from jobrunner.config import Settings
-from jobrunner.run.outcomes import JobOutcome, RunSummary
-from jobrunner.run.worker import RunOptions, Worker, run_queue
+from jobrunner.run import JobOutcome, RunOptions, RunSummary, run_queue
+from jobrunner.run.worker import Worker
 from jobrunner.server.tones import write_wav
 from jobrunner.store import Selector, Store
 
@@ -37,7 +37,7 @@ def test_thirty_files_at_concurrency_8_all_exact_turns_in_order(
     settings = fast_settings(server, db_url, concurrency=8)
     enqueue(store, settings, tmp_path / "audio")
     summary, seen = outcomes_of(store, settings)
-    assert summary.exit_code == 0 and summary.succeeded == 30 and summary.retries == 0
+    assert summary.exit_code == 0 and summary.counts.succeeded == 30 and summary.counts.retries == 0
     assert_all_exact(store, expected)
     assert Counter(o.outcome for o in seen) == {"succeeded": 30}
     for job in store.jobs():
@@ -67,16 +67,16 @@ def test_chaos_every_file_ends_exact_with_each_failed_attempt_recorded(
     )
     enqueue(store, settings, tmp_path / "audio")
     summary, seen = outcomes_of(store, settings)
-    assert summary.exit_code == 0 and summary.succeeded == 30
+    assert summary.exit_code == 0 and summary.counts.succeeded == 30
     assert_all_exact(store, expected)
     stats = server.wait_idle()
     assert stats.rejected.get(429, 0) > 0  # the server refused sessions beyond its 3
-    assert summary.rate_limited > 0 and summary.lowest_limit < 8  # the live limit came down
+    assert summary.counts.rate_limited > 0 and summary.lowest_limit < 8  # the live limit came down
     # every session fault cost exactly one recorded attempt, with its error kind
     failed_rows = [
         a for j in store.jobs() for a in store.attempts(j.id) if a.outcome != "succeeded"
     ]
-    assert all(a.outcome == "retry" and a.error_kind for a in failed_rows)
+    assert failed_rows and all(a.outcome == "retry" and a.error_kind for a in failed_rows)
     session_faults = sum(n for label, n in stats.faults_injected.items() if label in SESSION_FAULTS)
     kinds = Counter(a.error_kind for a in failed_rows)
     assert session_faults > 0
@@ -85,7 +85,7 @@ def test_chaos_every_file_ends_exact_with_each_failed_attempt_recorded(
     # besides those, only a connect phase that used up its in-place tries (429s and 503s on
     # the upgrade) may end an attempt
     assert set(kinds) <= session_kinds | {"rate_limited", "server_handshake"}
-    assert summary.retries == len(failed_rows) == sum(o.outcome == "retry" for o in seen)
+    assert summary.counts.retries == len(failed_rows) == sum(o.outcome == "retry" for o in seen)
     for job in store.jobs():
         rows = store.attempts(job.id)
         assert [a.outcome for a in rows][-1] == "succeeded"
@@ -100,7 +100,7 @@ def test_a_4xx_error_event_fails_the_job_at_once_with_the_reason(
     settings = fast_settings(server, db_url)
     enqueue(store, settings, tmp_path / "audio")
     summary, seen = outcomes_of(store, settings)
-    assert summary.exit_code == 1 and summary.failed == 4 and summary.retries == 0
+    assert summary.exit_code == 1 and summary.counts.failed == 4 and summary.counts.retries == 0
     assert server.wait_idle().sessions_total == 4  # no retries
     for job in store.jobs():
         assert job.state == "failed" and job.error_kind == "rejected"
@@ -119,7 +119,7 @@ def test_attempts_exhausted_fail_the_job_with_the_last_reason(
     settings = fast_settings(server, db_url, max_attempts=3)
     enqueue(store, settings, tmp_path / "audio")
     summary, _ = outcomes_of(store, settings)
-    assert summary.exit_code == 1 and summary.failed == 2 and summary.retries == 4
+    assert summary.exit_code == 1 and summary.counts.failed == 2 and summary.counts.retries == 4
     for job in store.jobs():
         assert job.state == "failed" and job.error_kind == "connection_lost"
         assert job.reason is not None and job.reason.endswith("(gave up after 3 attempts)")
@@ -135,7 +135,7 @@ def test_run_max_attempts_lowers_the_budget_for_this_run(
     enqueue(store, settings, tmp_path / "audio")
     summary, _ = outcomes_of(store, settings, options=RunOptions(max_attempts=1))
     [job] = store.jobs()
-    assert job.state == "failed" and job.attempts == 1 and summary.retries == 0
+    assert job.state == "failed" and job.attempts == 1 and summary.counts.retries == 0
 
 
 def test_a_file_changed_since_enqueue_is_invalid_not_retried(
@@ -151,7 +151,7 @@ def test_a_file_changed_since_enqueue_is_invalid_not_retried(
     data = Path(truncated).read_bytes()
     Path(truncated).write_bytes(data[: len(data) // 2])  # the header still promises more
     summary, _ = outcomes_of(store, settings)
-    assert summary.exit_code == 1 and summary.invalid == 2 and summary.succeeded == 1
+    assert summary.exit_code == 1 and summary.counts.invalid == 2 and summary.counts.succeeded == 1
     jobs = exported(store)
     assert jobs[intact].job.state == "succeeded"
     for path in (shorter, truncated):
@@ -171,7 +171,7 @@ def test_leases_are_renewed_for_sessions_longer_than_the_ttl(
     settings = fast_settings(server, db_url, pace=3.0, lease_ttl_s=0.45, concurrency=4)
     enqueue(store, settings, tmp_path / "audio")
     summary, _ = outcomes_of(store, settings)
-    assert summary.succeeded == 4 and summary.reaped == 0
+    assert summary.counts.succeeded == 4 and summary.counts.reaped == 0
     assert_all_exact(store, expected)
     for job in store.jobs():
         assert [a.outcome for a in store.attempts(job.id)] == ["succeeded"]
@@ -188,11 +188,11 @@ def test_limit_and_label_choose_what_a_run_takes(
     enqueue(store, settings, tmp_path / "a", label="a")
     enqueue(store, settings, tmp_path / "b", label="b")
     summary, _ = outcomes_of(store, settings, options=RunOptions(label="b", limit=2))
-    assert summary.succeeded == 2 and summary.claimed == 2
+    assert summary.counts.succeeded == 2 and summary.counts.claimed == 2
     assert store.count(states=["succeeded"], label="b") == 2
     assert store.count(states=["queued"], label="a") == 4
     summary, _ = outcomes_of(store, settings, options=RunOptions(label="b"))
-    assert summary.succeeded == 1 and store.count(states=["queued"]) == 4
+    assert summary.counts.succeeded == 1 and store.count(states=["queued"]) == 4
 
 
 def test_cancelling_a_running_job_stops_its_session_and_writes_nothing(
@@ -263,7 +263,7 @@ def test_stop_without_grace_releases_running_jobs_without_spending_an_attempt(
             streaming = partial(poll, lambda: server.stats.sessions_open >= 3, what="3 sessions")
             await anyio.to_thread.run_sync(streaming)
             worker.request_stop()
-        return worker.counters.released, seen
+        return worker.counts.released, seen
 
     released, seen = anyio.run(main)
     assert released == 3 and {o.outcome for o in seen} == {"released"}

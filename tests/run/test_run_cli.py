@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from helpers import Serve
-from workerkit import enqueue, exported, fast_settings, make_files, profile_file
+from helpers import Serve, fast_settings, invoke
+from workerkit import enqueue, exported, make_files, profile_file
 
-from jobrunner.cli import cli
 from jobrunner.store import Store
 
-
-def invoke(db_url: str, profile: Path, *args: str, key: str | None = None) -> Result:
-    env = {"CARTESIA_API_KEY": key} if key is not None else {}
-    return CliRunner().invoke(
-        cli, ["--db", db_url, "--profile", str(profile), *args], env=env, catch_exceptions=False
-    )
+#: the CLI as a user runs it; an exception inside jobrunner fails the test, not "exit 1"
+jobrunner = partial(invoke, catch_exceptions=False)
 
 
 def test_a_wrong_key_stops_the_run_fast_with_exit_3_and_leaves_jobs_queued(
@@ -29,7 +24,14 @@ def test_a_wrong_key_stops_the_run_fast_with_exit_3_and_leaves_jobs_queued(
     settings = fast_settings(server, db_url)
     enqueue(store, settings, tmp_path / "audio")
     profile = profile_file(tmp_path, server, concurrency=8)
-    result = invoke(db_url, profile, "run", "--no-progress", key="a-wrong-key-456")
+    result = jobrunner(
+        db_url,
+        "--profile",
+        str(profile),
+        "run",
+        "--no-progress",
+        env={"CARTESIA_API_KEY": "a-wrong-key-456"},
+    )
     assert result.exit_code == 3
     output = result.output
     errors = [line for line in output.splitlines() if line.startswith("jobrunner: error:")]
@@ -48,7 +50,7 @@ def test_json_lines_one_per_outcome_and_exit_0(
     expected = make_files(tmp_path / "audio", 3)
     server = serve()
     enqueue(store, fast_settings(server, db_url), tmp_path / "audio")
-    result = invoke(db_url, profile_file(tmp_path, server), "run", "--json")
+    result = jobrunner(db_url, "--profile", str(profile_file(tmp_path, server)), "run", "--json")
     assert result.exit_code == 0
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 3
@@ -65,11 +67,11 @@ def test_forced_progress_renders_and_quiet_prints_nothing(
     server = serve()
     enqueue(store, fast_settings(server, db_url), tmp_path / "audio")
     profile = profile_file(tmp_path, server)
-    result = invoke(db_url, profile, "run", "--progress")
+    result = jobrunner(db_url, "--profile", str(profile), "run", "--progress")
     assert result.exit_code == 0
     assert "files" in result.output and "2/2" in result.output
     assert "run: 2 succeeded" in result.output
-    quiet = invoke(db_url, profile, "run", "-q")
+    quiet = jobrunner(db_url, "--profile", str(profile), "run", "-q")
     assert quiet.exit_code == 0 and quiet.output == ""
 
 
@@ -85,27 +87,27 @@ def test_retry_gives_failed_jobs_a_fresh_budget_and_force_keeps_the_old_transcri
     good = serve()
     good_profile = profile_file(tmp_path, good)
 
-    assert invoke(db_url, bad_profile, "run", "-q").exit_code == 1
+    assert jobrunner(db_url, "--profile", str(bad_profile), "run", "-q").exit_code == 1
     assert {j.state for j in store.jobs()} == {"failed"}
     # a failed job: `retry` queues it again with a fresh budget, the next run does it
-    out = invoke(db_url, good_profile, "retry", first)
+    out = jobrunner(db_url, "--profile", str(good_profile), "retry", first)
     assert "1 jobs queued again" in out.output
-    assert invoke(db_url, good_profile, "run", "-q").exit_code == 0
+    assert jobrunner(db_url, "--profile", str(good_profile), "run", "-q").exit_code == 0
     jobs = exported(store)
     assert jobs[first].job.state == "succeeded" and jobs[second].job.state == "failed"
     assert jobs[first].transcript == "".join(expected[first])
     # a forced re-run that fails leaves the old transcript in place
     done_id = str(jobs[first].job.id)
-    out = invoke(db_url, good_profile, "retry", "--force", done_id)
+    out = jobrunner(db_url, "--profile", str(good_profile), "retry", "--force", done_id)
     assert "1 jobs queued again" in out.output
-    assert invoke(db_url, bad_profile, "run", "-q").exit_code == 1
+    assert jobrunner(db_url, "--profile", str(bad_profile), "run", "-q").exit_code == 1
     jobs = exported(store)
     assert jobs[first].job.state == "failed"
     assert jobs[first].transcript == "".join(expected[first])
     assert jobs[first].transcript_attempt == 2
     # forced again against a good server: the new attempt's transcript replaces it
-    invoke(db_url, good_profile, "retry", "--force", done_id)
-    result = invoke(db_url, good_profile, "run", "-q", "--retry-failed")
+    jobrunner(db_url, "--profile", str(good_profile), "retry", "--force", done_id)
+    result = jobrunner(db_url, "--profile", str(good_profile), "run", "-q", "--retry-failed")
     assert result.exit_code == 0
     jobs = exported(store)
     assert {e.job.state for e in jobs.values()} == {"succeeded"}
@@ -125,24 +127,24 @@ def test_retry_and_cancel_select_by_state_label_id_and_path(
     profile.write_text("lease_ttl_s = 3.0\n")
     ids = [j.id for j in store.jobs()]
     paths = [j.path for j in store.jobs()]
-    nothing = invoke(db_url, profile, "cancel")
+    nothing = jobrunner(db_url, "--profile", str(profile), "cancel")
     assert nothing.exit_code == 2
-    out = invoke(db_url, profile, "cancel", str(ids[0]), paths[1])
+    out = jobrunner(db_url, "--profile", str(profile), "cancel", str(ids[0]), paths[1])
     assert "2 jobs cancelled" in out.output
     assert [j.state for j in store.jobs()] == ["cancelled", "cancelled", "queued"]
-    out = invoke(db_url, profile, "retry")  # failed only, by default
+    out = jobrunner(db_url, "--profile", str(profile), "retry")  # failed only, by default
     assert "no job matched" in out.output
-    out = invoke(db_url, profile, "retry", "--cancelled", "--label", "other")
+    out = jobrunner(db_url, "--profile", str(profile), "retry", "--cancelled", "--label", "other")
     assert "no job matched" in out.output
-    out = invoke(db_url, profile, "retry", "--cancelled", "--label", "a")
+    out = jobrunner(db_url, "--profile", str(profile), "retry", "--cancelled", "--label", "a")
     assert "2 jobs queued again" in out.output
-    out = invoke(db_url, profile, "cancel", "--all-queued")
+    out = jobrunner(db_url, "--profile", str(profile), "cancel", "--all-queued")
     assert "3 jobs cancelled" in out.output
 
 
 @pytest.mark.parametrize("command", ["run", "retry", "cancel"])
 def test_help_shows_examples(command: str) -> None:
-    result = CliRunner().invoke(cli, [command, "--help"])
+    result = jobrunner(None, command, "--help")
     assert result.exit_code == 0 and "Examples:" in result.output
     if command == "run":
         assert "130 interrupted" in result.output and "3 authentication" in result.output

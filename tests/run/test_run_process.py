@@ -12,19 +12,18 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from helpers import Serve
+from helpers import Serve, fast_settings
 from workerkit import (
     assert_all_exact,
     enqueue,
     exported,
-    fast_settings,
     jobrunner,
     make_files,
     poll,
     profile_file,
 )
 
-from jobrunner.run.worker import run_queue
+from jobrunner.run import run_queue
 from jobrunner.store import Store
 
 WAIT_S = 60
@@ -85,7 +84,7 @@ def test_kill_9_mid_batch_then_run_again_finishes_everything(
     latest = max(j.lease_expires_at for j in orphans if j.lease_expires_at is not None)
     poll(lambda: datetime.now(UTC) > latest, timeout=WAIT_S, what="the leases to expire")
     summary = run_queue(settings, store)
-    assert summary.exit_code == 0 and summary.reaped >= len(orphans)
+    assert summary.exit_code == 0 and summary.counts.reaped >= len(orphans)
     assert_all_exact(store, expected)
     assert store.count(states=["running"]) == 0
     for job in orphans:

@@ -12,11 +12,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from helpers import Serve
+from helpers import Serve, fast_settings
 from workerkit import (
     assert_all_exact,
     enqueue,
-    fast_settings,
     jobrunner,
     make_files,
     poll,

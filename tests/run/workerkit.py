@@ -83,10 +83,15 @@ def profile_file(folder: Path, server: LocalServer, **changes: Any) -> Path:
     return path
 
 
-def jobrunner(db_url: str, profile: Path, *args: str, **popen: Any) -> subprocess.Popen[str]:
-    """A ``jobrunner --db URL --profile FILE ARGS...`` subprocess (stdout/stderr piped)."""
+def jobrunner(
+    db_url: str, profile: Path, *args: str, key: str | None = None, **popen: Any
+) -> subprocess.Popen[str]:
+    """A ``jobrunner --db URL --profile FILE ARGS...`` subprocess (stdout/stderr piped), with
+    ``key`` as its CARTESIA_API_KEY (none by default)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("CARTESIA_API_KEY", None)
+    if key is not None:
+        env["CARTESIA_API_KEY"] = key
     return subprocess.Popen(
         [sys.executable, "-m", "jobrunner", "--db", db_url, "--profile", str(profile), *args],
         stdout=subprocess.PIPE,
