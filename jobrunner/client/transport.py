@@ -32,7 +32,6 @@ failures end at once.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 import time
@@ -66,6 +65,7 @@ from jobrunner.errors import (
     SessionError,
     SessionFacts,
 )
+from jobrunner.net import is_loopback
 from jobrunner.protocol.handshake import USER_AGENT, redact_url
 from jobrunner.redact import redact_library_logs
 
@@ -83,16 +83,6 @@ ABNORMAL_CLOSURE: Final = 1006
 Sleep = Callable[[float], Awaitable[None]]
 #: told about each failed connect try that will be retried: (error, seconds until the next)
 OnRetry = Callable[[SessionError, float], None]
-
-
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def map_handshake_error(exc: BaseException, url: str, open_timeout_s: float) -> Exception:
@@ -218,7 +208,7 @@ async def connect(
             # was over half of the client's CPU (bench/: 162 vs 435 us per chunk at 200 sessions)
             compression=None,
             # a proxy from the environment must not capture the bundled local server
-            proxy=None if _is_loopback(url) else True,
+            proxy=None if is_loopback(urlsplit(url).hostname or "") else True,
         )
     except (WebSocketException, OSError, TimeoutError) as exc:
         raise map_handshake_error(exc, url, open_timeout_s) from exc
