@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Self
 
 
 class JobrunnerError(Exception):
@@ -92,9 +93,9 @@ class MigrationError(StoreError):
     exit_code = 2
 
 
-@dataclass
+@dataclass(frozen=True)
 class SessionFacts:
-    """What a failed session got done, so the attempt row can say so (the runner fills it).
+    """What a failed session got done, so the attempt row can say so (the client fills it).
 
     Partial turns of a failed session are never kept (a retry streams the file again), only
     counted in ``turns_discarded``.
@@ -114,7 +115,7 @@ class SessionFacts:
 
 class SessionError(JobrunnerError):
     """A realtime session failed. Fields describe what the wire said, for the attempt row;
-    ``facts`` (set by the runner) what the session got done before it failed."""
+    ``facts`` what the session got done before it failed (the client attaches them)."""
 
     kind = "session"
     retryable = True
@@ -134,6 +135,18 @@ class SessionError(JobrunnerError):
         self.close_code = close_code
         self.request_id = request_id
         self.facts = facts
+
+    def with_facts(self, facts: SessionFacts, *, request_id: str | None = None) -> Self:
+        """A new error of the same class carrying ``facts`` (and ``request_id`` when this one
+        has none): a raised exception is never changed, the caller raises the copy ``from``
+        it."""
+        return type(self)(
+            self.message,
+            http_status=self.http_status,
+            close_code=self.close_code,
+            request_id=self.request_id or request_id,
+            facts=facts,
+        )
 
 
 class ConnectError(SessionError):

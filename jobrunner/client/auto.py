@@ -182,12 +182,20 @@ class _Session:
     def audio_s_sent(self) -> float:
         return self.bytes_sent / self.plan.bytes_per_second
 
-    def facts(self) -> SessionFacts:
+    def facts(self, connect: SessionFacts | None = None) -> SessionFacts:
+        """What the session got done; ``connect``: the connect phase's facts when it failed."""
         transport = self.transport
+        connect_s: float | None
+        if transport is not None:
+            tries, connect_s = transport.connect_tries, transport.connect_s
+        elif connect is not None:
+            tries, connect_s = connect.connect_tries, connect.connect_s
+        else:
+            tries, connect_s = 0, None
         return SessionFacts(
             request_id=self.session.request_id,
-            connect_tries=transport.connect_tries if transport else 0,
-            connect_s=transport.connect_s if transport else None,
+            connect_tries=tries,
+            connect_s=connect_s,
             audio_s_sent=self.audio_s_sent,
             close_sent=self.close_sent,
             close_code=self.server_close_code,
@@ -413,14 +421,12 @@ class _Session:
                 request_id=self.session.request_id,
             )
         if self.failure is not None:
-            if isinstance(self.failure, SessionError):
-                connect_facts = self.failure.facts
-                self.failure.facts = self.facts()
-                if self.transport is None and connect_facts is not None:
-                    self.failure.facts.connect_tries = connect_facts.connect_tries
-                    self.failure.facts.connect_s = connect_facts.connect_s
-                self.failure.request_id = self.failure.request_id or self.session.request_id
-            raise self.failure
+            failure = self.failure
+            if not isinstance(failure, SessionError):
+                raise failure
+            connect = failure.facts if self.transport is None else None
+            facts = self.facts(connect)
+            raise failure.with_facts(facts, request_id=self.session.request_id) from failure
         return self._result()
 
     def _succeeded(self) -> bool:
