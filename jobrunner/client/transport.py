@@ -64,8 +64,8 @@ from jobrunner.errors import (
     SessionFacts,
 )
 from jobrunner.net import is_loopback
-from jobrunner.protocol.handshake import USER_AGENT, redact_url
-from jobrunner.redact import redact_library_logs
+from jobrunner.protocol.handshake import USER_AGENT
+from jobrunner.redact import redact_library_logs, redact_url
 from jobrunner.retry import RetryPolicy, backoff_s
 
 logger = logging.getLogger(__name__)

@@ -27,11 +27,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jobrunner import __version__
 from jobrunner.errors import ConfigError
 from jobrunner.protocol.events import AUTO_PATH, ENCODINGS
+from jobrunner.redact import redact_url
 
 if TYPE_CHECKING:
     from jobrunner.config import Secret, Settings
@@ -51,9 +52,6 @@ THRESHOLDS: Final[dict[str, tuple[float, float, float]]] = {
     "turn_end_threshold": (0.2, 0.05, 0.5),
 }
 END_TIMEOUT_MS_RANGE: Final = (640, 11200)
-
-#: Query keys whose values are credentials; :func:`redact_url` masks them.
-SECRET_QUERY_KEYS: Final = frozenset({"api_key", "access_token"})
 
 _VERSION_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SCHEMES: Final = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
@@ -200,25 +198,3 @@ def build_headers(api_key: str | Secret, cartesia_version: str) -> dict[str, str
         headers["Authorization"] = f"Bearer {key}"
     headers["cartesia-version"] = cartesia_version
     return headers
-
-
-def redact_url(url: str) -> str:
-    """``url`` safe for logs and errors: credential query values and any password become ``***``.
-
-    Everything else is kept byte for byte, so a logged URL still shows the parameters sent.
-    """
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, sep, _password = userinfo.partition(":")
-        netloc = f"{user}{sep}{'***' if sep else ''}@{hostport}"
-    if not parts.query:
-        return urlunsplit(parts._replace(netloc=netloc))
-    fields = []
-    for item in parts.query.split("&"):
-        key, sep, _value = item.partition("=")
-        if sep and unquote(key.replace("+", " ")).lower() in SECRET_QUERY_KEYS:
-            item = f"{key}=***"
-        fields.append(item)
-    return urlunsplit(parts._replace(netloc=netloc, query="&".join(fields)))
