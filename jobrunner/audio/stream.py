@@ -48,10 +48,9 @@ import soundfile as sf
 from jobrunner.audio.probe import probe
 from jobrunner.config import Settings
 from jobrunner.errors import AudioError, ConfigError
-from jobrunner.protocol.events import ENCODINGS
-
-MIN_RATE: Final = 8000
-MAX_RATE: Final = 48000
+from jobrunner.protocol.limits import ENCODINGS
+from jobrunner.protocol.limits import MAX_SAMPLE_RATE as MAX_RATE
+from jobrunner.protocol.limits import MIN_SAMPLE_RATE as MIN_RATE
 
 #: chunks decoded per soundfile read: each read costs tens of microseconds of Python whatever
 #: its size, which at 1,000 sessions x 10 chunks/s was a fifth of the client's CPU; ten

@@ -19,16 +19,6 @@ from jobrunner.errors import ProtocolViolationError
 
 AUTO_PATH: Final = "/stt/turns/websocket"
 
-ENCODINGS: Final[dict[str, int]] = {
-    "pcm_s16le": 2,
-    "pcm_s32le": 4,
-    "pcm_f16le": 2,
-    "pcm_f32le": 4,
-    "pcm_mulaw": 1,
-    "pcm_alaw": 1,
-}
-"""Wire encodings and their bytes per (mono) sample."""
-
 
 @dataclass(frozen=True)
 class Connected:
