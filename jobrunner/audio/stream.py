@@ -37,7 +37,7 @@ import functools
 import io
 import os
 from collections.abc import Generator, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -139,9 +139,6 @@ class WirePlan:
             notes.append(f"{self.channels} ch {'mean' if self.downmix == 'mono' else 'first'}")
         tail = f" ({', '.join(notes)})" if notes else ""
         return f"{self.encoding} {self.sample_rate} Hz{tail}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def choose_encoding(format: str, subtype: str, channels: int) -> str:

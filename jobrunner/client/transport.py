@@ -151,10 +151,6 @@ class Transport:
         self.close_code: int | None = None
         self.close_reason = ""
 
-    @property
-    def closed(self) -> bool:
-        return self.close_code is not None
-
     def _note_closed(self, exc: ConnectionClosed) -> None:
         if self.close_code is None:
             self.close_code, self.close_reason = _close_code(exc)

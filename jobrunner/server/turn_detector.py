@@ -219,12 +219,6 @@ class TurnDetector:
             return [TurnDecision("resume", at, self._turn_start, at)]
         return self._silence(at)
 
-    def push_many(self, probs: list[float]) -> list[TurnDecision]:
-        out: list[TurnDecision] = []
-        for prob in probs:
-            out.extend(self.push(prob))
-        return out
-
     def finish(self) -> list[TurnDecision]:
         """End of audio: an open turn ends at its last speech; a pending run is dropped."""
         if self.state in ("speaking", "eager"):
