@@ -18,7 +18,8 @@ another attempt is decided by class (``retryable``), never by parsing messages::
         ├── HandshakeError          HTTP status on the upgrade
         │   ├── AuthenticationError 401/402/403: the key or the plan, not the file      fatal
         │   ├── RateLimitedError    429: back off harder, lower concurrency             retryable
-        │   └── ServerHandshakeError 5xx (and other unexpected statuses)                retryable
+        │   ├── UpgradeRejectedError other 4xx (404 wrong URL, 400, 405 ...)            permanent
+        │   └── ServerHandshakeError 5xx, 408, 425 (and other unexpected statuses)      retryable
         ├── ServerErrorEvent        an ``error`` event; retryable when status_code >= 500
         │   └── RequestRejectedError 4xx error event: bad model/encoding/params         permanent
         ├── ConnectionLostError     abnormal close mid-session (1006, 1011, 1001 ...)   retryable
@@ -167,6 +168,14 @@ class AuthenticationError(HandshakeError):
 
 class RateLimitedError(HandshakeError):
     kind = "rate_limited"
+
+
+class UpgradeRejectedError(HandshakeError):
+    """4xx on the upgrade other than auth, 408, 425 and 429 (404: no endpoint at that URL, 400,
+    405, 422 ...): the URL or the request is wrong, so every try would get the same answer."""
+
+    kind = "upgrade_rejected"
+    retryable = False
 
 
 class ServerHandshakeError(HandshakeError):

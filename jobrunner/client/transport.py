@@ -8,6 +8,8 @@ raised by websockets / the OS               becomes
 ==========================================  ============================================
 ``InvalidStatus`` 401, 402, 403             :class:`AuthenticationError` (never retried)
 ``InvalidStatus`` 429                       :class:`RateLimitedError` (longer backoff)
+``InvalidStatus`` other 4xx but 408, 425    :class:`UpgradeRejectedError` (never retried;
+                                            404: no endpoint at that URL)
 ``InvalidStatus`` anything else             :class:`ServerHandshakeError`
 other ``InvalidHandshake``                  :class:`ServerHandshakeError`
 ``InvalidMessage`` (EOF in the handshake),  :class:`ConnectError`
@@ -62,6 +64,7 @@ from jobrunner.errors import (
     ServerHandshakeError,
     SessionError,
     SessionFacts,
+    UpgradeRejectedError,
 )
 from jobrunner.net import is_loopback
 from jobrunner.protocol.handshake import USER_AGENT
@@ -75,6 +78,9 @@ PING_INTERVAL_S: Final = 20.0
 PING_TIMEOUT_S: Final = 20.0
 CLOSE_TIMEOUT_S: Final = 10.0
 MAX_MESSAGE_BYTES: Final = 1 << 20
+
+#: 4xx statuses on the upgrade that may clear up: request timeout, too early (429 has its own class)
+RETRYABLE_4XX: Final = frozenset({408, 425})
 
 #: close code when no close frame was received (RFC 6455: connection dropped)
 ABNORMAL_CLOSURE: Final = 1006
@@ -102,6 +108,14 @@ def map_handshake_error(
         if status == 429:
             return RateLimitedError(
                 f"HTTP 429 on the upgrade to {where}: too many concurrent streams for this plan",
+                http_status=status,
+                facts=facts,
+            )
+        if 400 <= status < 500 and status not in RETRYABLE_4XX:
+            what = "no realtime endpoint at this URL" if status == 404 else "request refused"
+            return UpgradeRejectedError(
+                f"HTTP {status} on the upgrade to {where}: {what} (check the base URL: "
+                "--base-url, CARTESIA_BASE_URL or the profile's base_url)",
                 http_status=status,
                 facts=facts,
             )
