@@ -13,15 +13,21 @@ from clientkit import EXPECTED, TURNS
 from helpers import Serve, fast_settings
 
 from jobrunner.client import auto as runner
-from jobrunner.client.auto import LiveEvent, SessionResult, transcribe_file
+from jobrunner.client.auto import LiveEvent, OnEvent, SessionResult, transcribe_file
 from jobrunner.config import Settings
 from jobrunner.errors import AudioError, RequestRejectedError, SessionCancelled
 from jobrunner.server.tones import synthesize, turn_texts
 
 
-def run(path: Path, settings: Settings, **kwargs: object) -> SessionResult:
+def run(
+    path: Path,
+    settings: Settings,
+    *,
+    on_event: OnEvent | None = None,
+    cancel_event: anyio.Event | None = None,
+) -> SessionResult:
     async def main() -> SessionResult:
-        return await transcribe_file(path, settings, **kwargs)  # type: ignore[arg-type]
+        return await transcribe_file(path, settings, on_event=on_event, cancel_event=cancel_event)
 
     return anyio.run(main)
 
