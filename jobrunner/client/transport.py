@@ -68,6 +68,7 @@ from jobrunner.errors import (
 )
 from jobrunner.net import is_loopback
 from jobrunner.protocol.handshake import USER_AGENT
+from jobrunner.protocol.lifecycle import ABNORMAL_CLOSURE, NORMAL_CLOSURE
 from jobrunner.redact import redact_library_logs, redact_url
 from jobrunner.retry import RetryPolicy, backoff_s
 
@@ -81,9 +82,6 @@ MAX_MESSAGE_BYTES: Final = 1 << 20
 
 #: 4xx statuses on the upgrade that may clear up: request timeout, too early (429 has its own class)
 RETRYABLE_4XX: Final = frozenset({408, 425})
-
-#: close code when no close frame was received (RFC 6455: connection dropped)
-ABNORMAL_CLOSURE: Final = 1006
 
 Sleep = Callable[[float], Awaitable[None]]
 #: told about each failed connect try that will be retried: (error, seconds until the next)
@@ -189,7 +187,7 @@ class Transport:
             self._note_closed(exc)
             return None
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
+    async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
         """Close from our side, bounded by the close timeout and shielded from cancellation,
         so a cancelled session still leaves the server a proper close frame."""
         with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT_S + 1):
