@@ -18,7 +18,8 @@ another attempt is decided by class (``retryable``), never by parsing messages::
         ├── HandshakeError          HTTP status on the upgrade
         │   ├── AuthenticationError 401/402/403: the key or the plan, not the file      fatal
         │   ├── RateLimitedError    429: back off harder, lower concurrency             retryable
-        │   └── ServerHandshakeError 5xx (and other unexpected statuses)                retryable
+        │   ├── UpgradeRejectedError other 4xx (404 wrong URL, 400, 405 ...)            permanent
+        │   └── ServerHandshakeError 5xx, 408, 425 (and other unexpected statuses)      retryable
         ├── ServerErrorEvent        an ``error`` event; retryable when status_code >= 500
         │   └── RequestRejectedError 4xx error event: bad model/encoding/params         permanent
         ├── ConnectionLostError     abnormal close mid-session (1006, 1011, 1001 ...)   retryable
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Self
 
 
 class JobrunnerError(Exception):
@@ -92,9 +94,9 @@ class MigrationError(StoreError):
     exit_code = 2
 
 
-@dataclass
+@dataclass(frozen=True)
 class SessionFacts:
-    """What a failed session got done, so the attempt row can say so (the runner fills it).
+    """What a failed session got done, so the attempt row can say so (the client fills it).
 
     Partial turns of a failed session are never kept (a retry streams the file again), only
     counted in ``turns_discarded``.
@@ -114,7 +116,7 @@ class SessionFacts:
 
 class SessionError(JobrunnerError):
     """A realtime session failed. Fields describe what the wire said, for the attempt row;
-    ``facts`` (set by the runner) what the session got done before it failed."""
+    ``facts`` what the session got done before it failed (the client attaches them)."""
 
     kind = "session"
     retryable = True
@@ -135,6 +137,18 @@ class SessionError(JobrunnerError):
         self.request_id = request_id
         self.facts = facts
 
+    def with_facts(self, facts: SessionFacts, *, request_id: str | None = None) -> Self:
+        """A new error of the same class carrying ``facts`` (and ``request_id`` when this one
+        has none): a raised exception is never changed, the caller raises the copy ``from``
+        it."""
+        return type(self)(
+            self.message,
+            http_status=self.http_status,
+            close_code=self.close_code,
+            request_id=self.request_id or request_id,
+            facts=facts,
+        )
+
 
 class ConnectError(SessionError):
     kind = "connect"
@@ -154,6 +168,14 @@ class AuthenticationError(HandshakeError):
 
 class RateLimitedError(HandshakeError):
     kind = "rate_limited"
+
+
+class UpgradeRejectedError(HandshakeError):
+    """4xx on the upgrade other than auth, 408, 425 and 429 (404: no endpoint at that URL, 400,
+    405, 422 ...): the URL or the request is wrong, so every try would get the same answer."""
+
+    kind = "upgrade_rejected"
+    retryable = False
 
 
 class ServerHandshakeError(HandshakeError):

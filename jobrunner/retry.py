@@ -17,13 +17,15 @@ random source, then carries the :class:`Decision` out with one store verb.
 * anything unexpected (a bug) -> like a retryable error, kind ``internal``: one bad job must
   not end a night's run, and the budget bounds the cost.
 
-Backoff before attempt n+1 (``n`` = failed attempts in the current budget)::
+The one backoff formula, :func:`backoff_s`, before try n+1 (``n`` = failures so far)::
 
     min(base * 2^(n-1), cap) * (0.75 + 0.25 * jitter)      jitter in [0, 1)
 
-the official SDK's reconnect shape, on the queue's longer scale (``requeue_base_s``,
-``requeue_cap_s``); after a 429 the delay is ``rate_limit_factor`` times longer (cap included):
-the plan's concurrency is full, hammering it again soon only earns more 429s.
+the official SDK's reconnect shape. The queue uses it between attempts on a scale of seconds to
+minutes (``requeue_base_s``, ``requeue_cap_s``), the client between connect tries on a scale of
+a second (``backoff_base_s``, ``backoff_cap_s``). After a 429 the delay is
+``rate_limit_factor`` times longer (cap included): the plan's concurrency is full, hammering it
+again soon only earns more 429s.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ class Action(enum.StrEnum):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Settings ``requeue_base_s``, ``requeue_cap_s``, ``rate_limit_factor``."""
+    """The backoff's scale: ``requeue_base_s``, ``requeue_cap_s`` and ``rate_limit_factor`` for
+    the queue; ``backoff_base_s``, ``backoff_cap_s`` and the same factor for connect tries."""
 
     base_s: float = 2.0
     cap_s: float = 300.0
@@ -101,7 +104,8 @@ def classify(error: BaseException, *, connected: bool) -> Action:
 
 
 def backoff_s(policy: RetryPolicy, failures: int, error: BaseException, jitter: float) -> float:
-    """Seconds to wait after ``failures`` failed attempts, the last one being ``error``."""
+    """Seconds to wait after ``failures`` failed attempts (or connect tries), the last one
+    being ``error``; ``jitter`` in [0, 1) comes from the caller's random source."""
     exponent = max(0, failures - 1)
     ceiling = policy.cap_s if exponent > 60 else min(policy.base_s * 2**exponent, policy.cap_s)
     delay = ceiling * (0.75 + 0.25 * min(max(jitter, 0.0), 1.0))

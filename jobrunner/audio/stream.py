@@ -37,7 +37,7 @@ import functools
 import io
 import os
 from collections.abc import Generator, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -48,10 +48,9 @@ import soundfile as sf
 from jobrunner.audio.probe import probe
 from jobrunner.config import Settings
 from jobrunner.errors import AudioError, ConfigError
-from jobrunner.protocol.events import ENCODINGS
-
-MIN_RATE: Final = 8000
-MAX_RATE: Final = 48000
+from jobrunner.protocol.limits import ENCODINGS
+from jobrunner.protocol.limits import MAX_SAMPLE_RATE as MAX_RATE
+from jobrunner.protocol.limits import MIN_SAMPLE_RATE as MIN_RATE
 
 #: chunks decoded per soundfile read: each read costs tens of microseconds of Python whatever
 #: its size, which at 1,000 sessions x 10 chunks/s was a fifth of the client's CPU; ten
@@ -140,9 +139,6 @@ class WirePlan:
             notes.append(f"{self.channels} ch {'mean' if self.downmix == 'mono' else 'first'}")
         tail = f" ({', '.join(notes)})" if notes else ""
         return f"{self.encoding} {self.sample_rate} Hz{tail}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def choose_encoding(format: str, subtype: str, channels: int) -> str:

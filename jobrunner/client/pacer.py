@@ -32,9 +32,13 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobrunner.errors import ConfigError
+
+Clock = Callable[[], float]
+"""Monotonic seconds (``time.monotonic`` unless a test injects another)."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ raised by websockets / the OS               becomes
 ==========================================  ============================================
 ``InvalidStatus`` 401, 402, 403             :class:`AuthenticationError` (never retried)
 ``InvalidStatus`` 429                       :class:`RateLimitedError` (longer backoff)
+``InvalidStatus`` other 4xx but 408, 425    :class:`UpgradeRejectedError` (never retried;
+                                            404: no endpoint at that URL)
 ``InvalidStatus`` anything else             :class:`ServerHandshakeError`
 other ``InvalidHandshake``                  :class:`ServerHandshakeError`
 ``InvalidMessage`` (EOF in the handshake),  :class:`ConnectError`
@@ -24,25 +26,22 @@ timeout 10 s, 1 MiB messages): the keepalive ping is what notices a dead peer wh
 Compression (permessage-deflate) is not offered: audio does not shrink, and deflating each
 chunk cost more CPU than everything else the client does per chunk.
 
-:func:`connect_with_retry` retries the *connect phase* only (never a session that carried audio):
-exponential backoff with jitter, the official SDK's policy ``min(base * 2^(n-1), cap) *
-U[0.75, 1.0]``; after a 429 the wait is ``rate_limit_factor`` times longer; authentication
-failures end at once.
+:func:`connect_with_retry` retries the *connect phase* only (never a session that carried audio)
+with :func:`jobrunner.retry.backoff_s` (the official SDK's exponential backoff with jitter) on
+the ``backoff_base_s``/``backoff_cap_s`` scale; after a 429 the wait is ``rate_limit_factor``
+times longer; failures that are not retryable (authentication, a wrong URL) end at once.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
 import anyio
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import (
@@ -65,9 +64,13 @@ from jobrunner.errors import (
     ServerHandshakeError,
     SessionError,
     SessionFacts,
+    UpgradeRejectedError,
 )
-from jobrunner.protocol.handshake import USER_AGENT, redact_url
-from jobrunner.redact import redact_library_logs
+from jobrunner.net import is_loopback
+from jobrunner.protocol.handshake import USER_AGENT
+from jobrunner.protocol.lifecycle import ABNORMAL_CLOSURE, NORMAL_CLOSURE
+from jobrunner.redact import redact_library_logs, redact_url
+from jobrunner.retry import RetryPolicy, backoff_s
 
 logger = logging.getLogger(__name__)
 redact_library_logs()  # websockets logs handshake headers at DEBUG
@@ -77,26 +80,19 @@ PING_TIMEOUT_S: Final = 20.0
 CLOSE_TIMEOUT_S: Final = 10.0
 MAX_MESSAGE_BYTES: Final = 1 << 20
 
-#: close code when no close frame was received (RFC 6455: connection dropped)
-ABNORMAL_CLOSURE: Final = 1006
+#: 4xx statuses on the upgrade that may clear up: request timeout, too early (429 has its own class)
+RETRYABLE_4XX: Final = frozenset({408, 425})
 
 Sleep = Callable[[float], Awaitable[None]]
 #: told about each failed connect try that will be retried: (error, seconds until the next)
 OnRetry = Callable[[SessionError, float], None]
 
 
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def map_handshake_error(exc: BaseException, url: str, open_timeout_s: float) -> Exception:
-    """The :mod:`jobrunner.errors` equivalent of an exception raised while connecting."""
+def map_handshake_error(
+    exc: BaseException, url: str, open_timeout_s: float, facts: SessionFacts | None = None
+) -> Exception:
+    """The :mod:`jobrunner.errors` equivalent of an exception raised while connecting, with
+    ``facts`` (the connect phase so far) attached."""
     where = redact_url(url)
     if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
@@ -105,27 +101,41 @@ def map_handshake_error(exc: BaseException, url: str, open_timeout_s: float) -> 
                 f"HTTP {status} on the upgrade to {where}: the API key was refused or the plan "
                 "has no credit for this (check CARTESIA_API_KEY / plan)",
                 http_status=status,
+                facts=facts,
             )
         if status == 429:
             return RateLimitedError(
                 f"HTTP 429 on the upgrade to {where}: too many concurrent streams for this plan",
                 http_status=status,
+                facts=facts,
             )
-        return ServerHandshakeError(f"HTTP {status} on the upgrade to {where}", http_status=status)
+        if 400 <= status < 500 and status not in RETRYABLE_4XX:
+            what = "no realtime endpoint at this URL" if status == 404 else "request refused"
+            return UpgradeRejectedError(
+                f"HTTP {status} on the upgrade to {where}: {what} (check the base URL: "
+                "--base-url, CARTESIA_BASE_URL or the profile's base_url)",
+                http_status=status,
+                facts=facts,
+            )
+        return ServerHandshakeError(
+            f"HTTP {status} on the upgrade to {where}", http_status=status, facts=facts
+        )
     if isinstance(exc, InvalidURI):
         return ConfigError(f"invalid websocket URL {where}: {exc.msg}")
     if isinstance(exc, InvalidMessage):
         cause = exc.__cause__ or exc
-        return ConnectError(f"connection to {where} dropped during the handshake: {cause!r}")
+        return ConnectError(
+            f"connection to {where} dropped during the handshake: {cause!r}", facts=facts
+        )
     if isinstance(exc, InvalidHandshake):
-        return ServerHandshakeError(f"bad handshake from {where}: {exc}")
+        return ServerHandshakeError(f"bad handshake from {where}: {exc}", facts=facts)
     if isinstance(exc, TimeoutError):
-        return ConnectError(f"no handshake from {where} within {open_timeout_s:g} s")
+        return ConnectError(f"no handshake from {where} within {open_timeout_s:g} s", facts=facts)
     if isinstance(exc, ConnectionClosed):
-        return ConnectError(f"connection to {where} closed during the handshake")
+        return ConnectError(f"connection to {where} closed during the handshake", facts=facts)
     if isinstance(exc, OSError):
-        return ConnectError(f"cannot connect to {where}: {exc.strerror or exc!r}")
-    return ConnectError(f"cannot connect to {where}: {exc!r}")
+        return ConnectError(f"cannot connect to {where}: {exc.strerror or exc!r}", facts=facts)
+    return ConnectError(f"cannot connect to {where}: {exc!r}", facts=facts)
 
 
 def _close_code(exc: ConnectionClosed) -> tuple[int, str]:
@@ -153,10 +163,6 @@ class Transport:
         self.close_code: int | None = None
         self.close_reason = ""
 
-    @property
-    def closed(self) -> bool:
-        return self.close_code is not None
-
     def _note_closed(self, exc: ConnectionClosed) -> None:
         if self.close_code is None:
             self.close_code, self.close_reason = _close_code(exc)
@@ -181,7 +187,7 @@ class Transport:
             self._note_closed(exc)
             return None
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
+    async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
         """Close from our side, bounded by the close timeout and shielded from cancellation,
         so a cancelled session still leaves the server a proper close frame."""
         with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT_S + 1):
@@ -197,13 +203,20 @@ class Transport:
 
 
 async def connect(
-    url: str, headers: Mapping[str, str], *, open_timeout_s: float = 10.0, tries: int = 1
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    open_timeout_s: float = 10.0,
+    tries: int = 1,
+    since: float | None = None,
 ) -> Transport:
-    """One connection attempt. Raises :class:`SessionError` subclasses or :class:`ConfigError`.
+    """One connection attempt, try number ``tries`` of a connect phase that began at ``since``
+    (``time.monotonic()``; default: now). Raises :class:`SessionError` subclasses carrying the
+    phase's facts, or :class:`ConfigError`.
 
     ``headers`` carries the key (``Authorization``); it goes to the socket and nowhere else.
     """
-    started = time.monotonic()
+    started = time.monotonic() if since is None else since
     try:
         ws = await ws_connect(
             url,
@@ -218,40 +231,21 @@ async def connect(
             # was over half of the client's CPU (bench/: 162 vs 435 us per chunk at 200 sessions)
             compression=None,
             # a proxy from the environment must not capture the bundled local server
-            proxy=None if _is_loopback(url) else True,
+            proxy=None if is_loopback(urlsplit(url).hostname or "") else True,
         )
     except (WebSocketException, OSError, TimeoutError) as exc:
-        raise map_handshake_error(exc, url, open_timeout_s) from exc
+        facts = SessionFacts(connect_tries=tries, connect_s=time.monotonic() - started)
+        raise map_handshake_error(exc, url, open_timeout_s, facts) from exc
     return Transport(ws, url=url, connect_tries=tries, connect_s=time.monotonic() - started)
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """The connect retry policy: ``min(base * 2^(n-1), cap) * U[0.75, 1.0]`` before try n+1."""
-
-    tries: int = 5
-    base_s: float = 0.5
-    cap_s: float = 8.0
-    rate_limit_factor: float = 4.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Backoff:
-        return cls(
-            tries=settings.connect_tries,
-            base_s=settings.backoff_base_s,
-            cap_s=settings.backoff_cap_s,
-            rate_limit_factor=settings.rate_limit_factor,
-        )
-
-    def delay(self, failed_tries: int, error: BaseException | None, rng: random.Random) -> float:
-        """Seconds to wait after ``failed_tries`` failures, the last being ``error``."""
-        base = min(self.base_s * 2 ** (failed_tries - 1), self.cap_s) * rng.uniform(0.75, 1.0)
-        factor = self.rate_limit_factor if isinstance(error, RateLimitedError) else 1.0
-        return float(base * factor)
-
-
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, SessionError) and exc.retryable
+def connect_backoff(settings: Settings) -> RetryPolicy:
+    """The connect phase's backoff: the queue's formula on the connect scale (``backoff_*``)."""
+    return RetryPolicy(
+        base_s=settings.backoff_base_s,
+        cap_s=settings.backoff_cap_s,
+        rate_limit_factor=settings.rate_limit_factor,
+    )
 
 
 async def connect_with_retry(
@@ -266,47 +260,26 @@ async def connect_with_retry(
     """:func:`connect`, retried on retryable failures up to ``settings.connect_tries`` tries.
 
     The returned transport says how many tries it took (``connect_tries``) and how long the
-    whole connect phase lasted, waits included (``connect_s``). The last error is raised with
-    ``facts.connect_tries`` set. ``sleep`` and ``rng`` are injectable so tests never wait.
-    ``on_retry`` hears of every retried failure (the worker lowers its concurrency on a 429).
+    whole connect phase lasted, waits included (``connect_s``); the last error carries the same
+    in its ``facts``. ``sleep`` and ``rng`` are injectable so tests never wait. ``on_retry``
+    hears of every retried failure (the worker lowers its concurrency on a 429).
     """
-    policy = Backoff.from_settings(settings)
+    policy = connect_backoff(settings)
     chance = rng or random.Random()
+    limit = max(1, settings.connect_tries)
     started = time.monotonic()
-
-    def wait(state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome is not None else None
-        seconds = policy.delay(state.attempt_number, error, chance)
-        logger.info(
-            "connect try %d/%d failed (%s); next in %.2f s",
-            state.attempt_number,
-            policy.tries,
-            error,
-            seconds,
-        )
-        if on_retry is not None and isinstance(error, SessionError):
-            on_retry(error, seconds)
-        return seconds
-
-    tries = 0
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(max(1, policy.tries)),
-        wait=wait,
-        retry=retry_if_exception(_retryable),
-        sleep=sleep,
-        reraise=True,
-    )
-    try:
-        async for attempt in retrying:
-            with attempt:
-                tries = attempt.retry_state.attempt_number
-                transport = await connect(
-                    url, headers, open_timeout_s=settings.open_timeout_s, tries=tries
-                )
-    except SessionError as exc:
-        exc.facts = exc.facts or SessionFacts()
-        exc.facts.connect_tries = tries
-        exc.facts.connect_s = time.monotonic() - started
-        raise
-    transport.connect_s = time.monotonic() - started
-    return transport
+    tries = 1
+    while True:
+        try:
+            return await connect(
+                url, headers, open_timeout_s=settings.open_timeout_s, tries=tries, since=started
+            )
+        except SessionError as exc:
+            if not exc.retryable or tries >= limit:
+                raise
+            seconds = backoff_s(policy, tries, exc, chance.random())
+            logger.info("connect try %d/%d failed (%s); next in %.2f s", tries, limit, exc, seconds)
+            if on_retry is not None:
+                on_retry(exc, seconds)
+        await sleep(seconds)
+        tries += 1

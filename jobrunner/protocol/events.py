@@ -13,21 +13,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from jobrunner.errors import ProtocolViolationError
 
 AUTO_PATH: Final = "/stt/turns/websocket"
-
-ENCODINGS: Final[dict[str, int]] = {
-    "pcm_s16le": 2,
-    "pcm_s32le": 4,
-    "pcm_f16le": 2,
-    "pcm_f32le": 4,
-    "pcm_mulaw": 1,
-    "pcm_alaw": 1,
-}
-"""Wire encodings and their bytes per (mono) sample."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +84,8 @@ class UnknownEvent:
     """A ``type`` this client does not know; kept so nothing the server says is lost."""
 
     type: str
-    data: dict[str, Any]
+    data: dict[str, object]
+    """The whole JSON object as received."""
     request_id: str | None = None
 
 
@@ -110,12 +101,12 @@ ServerEvent = (
 )
 
 
-def _opt_str(data: dict[str, Any], key: str) -> str | None:
+def _opt_str(data: dict[str, object], key: str) -> str | None:
     value = data.get(key)
     return value if isinstance(value, str) else None
 
 
-def _opt_int(value: Any) -> int | None:
+def _opt_int(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -127,7 +118,7 @@ def _opt_int(value: Any) -> int | None:
     return None
 
 
-def _transcript(data: dict[str, Any], kind: str) -> str:
+def _transcript(data: dict[str, object], kind: str) -> str:
     value = data.get("transcript", "")
     if not isinstance(value, str):
         raise ProtocolViolationError(f"{kind} event has a non-string transcript: {value!r}")
@@ -183,7 +174,7 @@ def parse_server_event(text: str | bytes) -> ServerEvent:
 def encode_server_event(event: ServerEvent) -> str:
     """Compact JSON for a server event, omitting ``None`` fields (used by the local server)."""
     if isinstance(event, UnknownEvent):
-        payload: dict[str, Any] = dict(event.data)
+        payload: dict[str, object] = dict(event.data)
         payload["type"] = event.type
     else:
         payload = {"type": event.type}
@@ -223,7 +214,7 @@ def encode_config(request: ConfigRequest) -> str:
     return json.dumps({"type": "config", "turn": turn})
 
 
-def _opt_number(turn: dict[str, Any], key: str) -> float | None:
+def _opt_number(turn: dict[str, object], key: str) -> float | None:
     value = turn.get(key)
     if value is None:
         return None

@@ -18,8 +18,9 @@ Facts taken from ``cartesia`` 4.2 (``AsyncAutoFinalizeResourceConnectionManager.
   ``websockets.connect(user_agent_header=...)`` (the SDK also adds ``Accept``, ``Content-Type`` and
   ``X-Stainless-*`` telemetry headers, which the endpoint ignores; we do not send them).
 
-Parameter ranges (protocol.md section 2 and the SDK's docstrings) are checked here, before any
-connection, so a typo fails the run at once with :class:`ConfigError` instead of 400 per job.
+Parameter ranges (:mod:`jobrunner.protocol.limits`) are checked here, before any connection, so
+a typo fails the run at once with :class:`ConfigError` instead of 400 per job. The bundled
+server checks the same limits with its own code.
 """
 
 from __future__ import annotations
@@ -27,33 +28,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jobrunner import __version__
 from jobrunner.errors import ConfigError
-from jobrunner.protocol.events import AUTO_PATH, ENCODINGS
+from jobrunner.protocol.events import AUTO_PATH
+from jobrunner.protocol.limits import (
+    ENCODINGS,
+    MAX_KEYTERM_CHARS,
+    MAX_KEYTERMS,
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
+    TURN_PARAMETERS,
+)
+from jobrunner.redact import redact_url
 
 if TYPE_CHECKING:
     from jobrunner.config import Secret, Settings
 
 USER_AGENT: Final = f"jobrunner/{__version__}"
-
-MAX_KEYTERMS: Final = 100
-MAX_KEYTERM_CHARS: Final = 1200
-MIN_SAMPLE_RATE: Final = 8000
-MAX_SAMPLE_RATE: Final = 48000
-
-#: name -> (service default, lowest, highest), inclusive. The defaults are used only to check the
-#: ordering end < eager_end < start when just some of the thresholds are set.
-THRESHOLDS: Final[dict[str, tuple[float, float, float]]] = {
-    "turn_start_threshold": (0.8, 0.5, 0.9),
-    "turn_eager_end_threshold": (0.4, 0.3, 0.6),
-    "turn_end_threshold": (0.2, 0.05, 0.5),
-}
-END_TIMEOUT_MS_RANGE: Final = (640, 11200)
-
-#: Query keys whose values are credentials; :func:`redact_url` masks them.
-SECRET_QUERY_KEYS: Final = frozenset({"api_key", "access_token"})
 
 _VERSION_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SCHEMES: Final = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
@@ -116,25 +109,25 @@ class StreamParams:
             raise ConfigError(f"keyterm: at most {MAX_KEYTERM_CHARS} characters, got {total}")
 
     def _validate_turn(self) -> None:
-        effective: dict[str, float] = {}
-        for name, (default, low, high) in THRESHOLDS.items():
+        for name, limits in TURN_PARAMETERS.items():
             value = getattr(self, name)
-            if value is not None and not low <= value <= high:
-                raise ConfigError(f"{name} must be in {low}..{high}, got {value}")
-            effective[name] = default if value is None else value
-        start = effective["turn_start_threshold"]
-        eager = effective["turn_eager_end_threshold"]
-        end = effective["turn_end_threshold"]
+            if value is not None and value not in limits:
+                raise ConfigError(f"{name} must be in {limits.low:g}..{limits.high:g}, got {value}")
+        # the defaults matter only for the ordering when just some thresholds are set
+        start, eager, end = (
+            TURN_PARAMETERS[name].default if value is None else value
+            for name, value in (
+                ("turn_start_threshold", self.turn_start_threshold),
+                ("turn_eager_end_threshold", self.turn_eager_end_threshold),
+                ("turn_end_threshold", self.turn_end_threshold),
+            )
+        )
         if not end < eager < start:
             raise ConfigError(
                 "turn thresholds must satisfy turn_end_threshold < turn_eager_end_threshold < "
                 f"turn_start_threshold (unset ones at their defaults), got {end} / {eager} / "
                 f"{start}"
             )
-        timeout = self.turn_end_timeout_ms
-        low_ms, high_ms = END_TIMEOUT_MS_RANGE
-        if timeout is not None and not low_ms <= timeout <= high_ms:
-            raise ConfigError(f"turn_end_timeout_ms must be in {low_ms}..{high_ms}, got {timeout}")
 
     def query_pairs(self) -> list[tuple[str, str]]:
         """The query in the SDK's order, unset parameters left out."""
@@ -200,25 +193,3 @@ def build_headers(api_key: str | Secret, cartesia_version: str) -> dict[str, str
         headers["Authorization"] = f"Bearer {key}"
     headers["cartesia-version"] = cartesia_version
     return headers
-
-
-def redact_url(url: str) -> str:
-    """``url`` safe for logs and errors: credential query values and any password become ``***``.
-
-    Everything else is kept byte for byte, so a logged URL still shows the parameters sent.
-    """
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, sep, _password = userinfo.partition(":")
-        netloc = f"{user}{sep}{'***' if sep else ''}@{hostport}"
-    if not parts.query:
-        return urlunsplit(parts._replace(netloc=netloc))
-    fields = []
-    for item in parts.query.split("&"):
-        key, sep, _value = item.partition("=")
-        if sep and unquote(key.replace("+", " ")).lower() in SECRET_QUERY_KEYS:
-            item = f"{key}=***"
-        fields.append(item)
-    return urlunsplit(parts._replace(netloc=netloc, query="&".join(fields)))

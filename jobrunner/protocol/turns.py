@@ -26,11 +26,17 @@ the next attempt is a new session). Decisions where the contract is silent:
 * An ``error`` event is terminal: :meth:`receive` raises :class:`RequestRejectedError` for a
   4xx status and :class:`ServerErrorEvent` (retryable) for 5xx, a missing status or anything
   else; every later event is a violation.
-* At the server's normal close, :meth:`finish` accepts an open turn only if it has no text yet
-  (noise at the very end); an open turn with text means the drain lost words: :class:`DrainError`.
+* At the server's normal close after ours (the drain is complete: the server has nothing more
+  to say), :meth:`TurnSession.finish` drops an open turn without text (noise at the very end)
+  and ends an open turn with text there: its last cumulative text becomes its transcript and
+  :attr:`Turn.ended_by` says ``"close"`` (livekit's Cartesia plugin falls back to the last
+  update text the same way). Failing the session instead would fail every retry the same way
+  and lose a long file for a few words; a close that is not normal still fails the session
+  (:mod:`jobrunner.protocol.lifecycle`).
 
-The joined transcript is the ``turn.end`` texts concatenated verbatim: no strip, no separator.
-``turn.update``/``turn.eager_end`` text is state (:attr:`TurnSession.current_text`), never
+The joined transcript is the final texts of the turns concatenated verbatim (``turn.end`` text,
+or the last text of a turn ended by the close): no strip, no separator. ``turn.update`` and
+``turn.eager_end`` text of an open turn is state (:attr:`TurnSession.current_text`), never
 appended anywhere.
 """
 
@@ -39,10 +45,9 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from jobrunner.errors import (
-    DrainError,
     ProtocolViolationError,
     RequestRejectedError,
     ServerErrorEvent,
@@ -84,6 +89,9 @@ TRANSITIONS: Final[dict[tuple[TurnState, str], TurnState]] = {
 }
 """(state, event type) -> next state. A pair not listed is a protocol violation."""
 
+TurnEnding = Literal["turn.end", "close"]
+"""How a turn ended: its ``turn.end`` event, or the server's normal close with the turn open."""
+
 
 @dataclass
 class Turn:
@@ -94,7 +102,10 @@ class Turn:
     start_audio_s: float
     start_at: float
     transcript: str = ""
-    """The ``turn.end`` text, verbatim (may be empty, usually begins with a space)."""
+    """The ``turn.end`` text, verbatim (may be empty, usually begins with a space); for a turn
+    ended by the close, its last cumulative text."""
+    ended_by: TurnEnding | None = None
+    """``"turn.end"`` or ``"close"``; None while the turn is open."""
     updates: int = 0
     eager_ends: int = 0
     resumes: int = 0
@@ -111,7 +122,7 @@ class Turn:
 @dataclass
 class TurnSession:
     """State of one connection as the client sees it. Feed every server event to
-    :meth:`receive`; call :meth:`finish` when the server has closed normally."""
+    :meth:`receive`; call :meth:`finish` when the server has closed normally after our close."""
 
     state: TurnState = TurnState.IDLE
     request_id: str | None = None
@@ -127,8 +138,13 @@ class TurnSession:
 
     @property
     def transcript(self) -> str:
-        """The joined transcript: completed ``turn.end`` texts, verbatim, nothing else."""
+        """The joined transcript: the completed turns' final texts, verbatim, nothing else."""
         return "".join(turn.transcript for turn in self.turns)
+
+    @property
+    def ended_by_close(self) -> int:
+        """Completed turns that the server's close ended (see :meth:`finish`)."""
+        return sum(turn.ended_by == "close" for turn in self.turns)
 
     @property
     def open_turn(self) -> Turn | None:
@@ -165,20 +181,28 @@ class TurnSession:
         self.state = next_state
         return turn
 
-    def finish(self) -> None:
-        """The server closed normally after our close. An open turn with text was cut off."""
-        turn = self._open
-        if turn is None:
-            return
-        if self.current_text:
-            raise DrainError(
-                f"server closed with turn {turn.index} still open "
-                f"({len(self.current_text)} characters of text never finalised)",
-                request_id=self.request_id,
-            )
-        logger.debug("server closed with empty turn %d open; dropped", turn.index)
-        self._open = None
+    def finish(self, *, audio_s: float, at: float) -> Turn | None:
+        """The server closed normally after our close; ``audio_s``/``at`` as for an event.
+
+        An open turn without text is dropped; one with text ends here, by the close, keeping its
+        last cumulative text (module docstring). Returns that turn, or None.
+        """
+        turn, text = self._open, self.current_text
         self.state = TurnState.IDLE
+        if turn is None:
+            return None
+        if not text:
+            logger.debug("server closed with empty turn %d open; dropped", turn.index)
+            self._open, self.current_text = None, ""
+            return None
+        logger.warning(
+            "server closed with turn %d open; its last text (%d characters) is kept as its "
+            "transcript",
+            turn.index,
+            len(text),
+        )
+        self._end(turn, text, "close", audio_s, at)
+        return turn
 
     # --- internals ------------------------------------------------------------------------
 
@@ -203,13 +227,15 @@ class TurnSession:
             turn.resumes += 1
         elif isinstance(event, TurnEnd):
             self._extend(turn, event.transcript, event.type)
-            turn.transcript = event.transcript
-            turn.end_audio_s, turn.end_at = audio_s, at
-            self.turns.append(turn)
-            self._open = None
-            self.current_text = ""
+            self._end(turn, event.transcript, "turn.end", audio_s, at)
             return turn
         return None
+
+    def _end(self, turn: Turn, text: str, ended_by: TurnEnding, audio_s: float, at: float) -> None:
+        turn.transcript, turn.ended_by = text, ended_by
+        turn.end_audio_s, turn.end_at = audio_s, at
+        self.turns.append(turn)
+        self._open, self.current_text = None, ""
 
     def _extend(self, turn: Turn, text: str, kind: str) -> None:
         if not text.startswith(self.current_text):

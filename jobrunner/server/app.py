@@ -21,7 +21,6 @@ unless told otherwise (``public`` plus an API key).
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import logging
 import uuid
@@ -37,6 +36,7 @@ from websockets.protocol import State
 
 from jobrunner.config import Secret
 from jobrunner.errors import UsageError
+from jobrunner.net import is_loopback
 from jobrunner.protocol.events import AUTO_PATH
 from jobrunner.redact import redact_library_logs
 from jobrunner.server.connection import Admission, ConnectionHandler, Limits, status_phrase
@@ -49,15 +49,6 @@ log = logging.getLogger(__name__)
 redact_library_logs()  # websockets logs request headers (keys) at DEBUG
 
 DEFAULT_PORT = 8765
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

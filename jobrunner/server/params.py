@@ -5,6 +5,9 @@ are not HTTP errors: the service accepts the upgrade, sends an ``error`` event w
 ``status_code`` 400 and closes, so a rejection here becomes exactly that in the connection
 handler. The query is decoded with form rules by the caller (``+`` and ``%20`` are spaces).
 
+The limits themselves are shared data (:mod:`jobrunner.protocol.limits`); this module checks them
+with its own code, apart from the client's, so a bug in one check is not mirrored in the other.
+
 Choices where the service is silent (documented in ``jobrunner serve --help`` too):
 
 - ``sample_rate`` is an integer from 8000 to 48000 Hz; ``16000.0`` is accepted as 16000.
@@ -27,21 +30,23 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from jobrunner.protocol.events import ENCODINGS
+from jobrunner.protocol.limits import (
+    ENCODINGS,
+    MAX_KEYTERM_CHARS,
+    MAX_KEYTERMS,
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
+    MODELS,
+    TURN_PARAMETERS,
+)
 from jobrunner.server.turn_detector import TurnParams
 
-MODELS: Final = ("ink-2",)
-MIN_SAMPLE_RATE: Final = 8000
-MAX_SAMPLE_RATE: Final = 48000
-MAX_KEYTERMS: Final = 100
-MAX_KEYTERM_CHARS: Final = 1200
-
-#: query parameter -> (TurnParams field, lowest, highest)
-TURN_RANGES: Final[dict[str, tuple[str, float, float]]] = {
-    "turn_start_threshold": ("start_threshold", 0.5, 0.9),
-    "turn_eager_end_threshold": ("eager_end_threshold", 0.3, 0.6),
-    "turn_end_threshold": ("end_threshold", 0.05, 0.5),
-    "turn_end_timeout_ms": ("end_timeout_ms", 640.0, 11200.0),
+#: query parameter -> the TurnParams field it sets (ranges: :data:`TURN_PARAMETERS`)
+TURN_FIELDS: Final = {
+    "turn_start_threshold": "start_threshold",
+    "turn_eager_end_threshold": "eager_end_threshold",
+    "turn_end_threshold": "end_threshold",
+    "turn_end_timeout_ms": "end_timeout_ms",
 }
 
 _VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -78,8 +83,9 @@ def _number(name: str, raw: str) -> float | Rejection:
 
 def check_turn(turn: TurnParams) -> Rejection | None:
     """Ranges of every set field, and start > eager end > end once defaults are filled in."""
-    for query_name, (field_name, low, high) in TURN_RANGES.items():
+    for query_name, field_name in TURN_FIELDS.items():
         value = getattr(turn, field_name)
+        low, high = TURN_PARAMETERS[query_name].low, TURN_PARAMETERS[query_name].high
         if value is not None and not low <= value <= high:
             return Rejection(
                 f"{query_name} must be between {low:g} and {high:g}, got {value!r}",
@@ -158,7 +164,7 @@ def parse_request(
         )
 
     values: dict[str, float] = {}
-    for query_name, (field_name, _, _) in TURN_RANGES.items():
+    for query_name, field_name in TURN_FIELDS.items():
         if query_name not in last:
             continue
         if last[query_name] == "":
@@ -194,10 +200,9 @@ def parse_request(
 
 
 __all__ = [
-    "MODELS",
     "Rejection",
     "SessionRequest",
-    "TURN_RANGES",
+    "TURN_FIELDS",
     "check_turn",
     "check_version",
     "parse_request",

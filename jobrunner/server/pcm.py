@@ -15,7 +15,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from jobrunner.protocol.events import ENCODINGS
+from jobrunner.protocol.limits import ENCODINGS
 
 Float32Array = npt.NDArray[np.float32]
 

@@ -44,14 +44,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from jobrunner.protocol.events import ConfigRequest
-
-DEFAULT_START_THRESHOLD: Final = 0.8
-DEFAULT_EAGER_END_THRESHOLD: Final = 0.4
-DEFAULT_END_THRESHOLD: Final = 0.2
-DEFAULT_END_TIMEOUT_MS: Final = 5600.0
+from jobrunner.protocol.limits import (
+    TURN_EAGER_END_THRESHOLD,
+    TURN_END_THRESHOLD,
+    TURN_END_TIMEOUT_MS,
+    TURN_START_THRESHOLD,
+)
 
 DecisionKind = Literal["start", "eager_end", "resume", "end"]
 DetectorState = Literal["idle", "pending", "speaking", "eager"]
@@ -78,10 +79,10 @@ class TurnParams:
     def resolved(self) -> tuple[float, float, float, float]:
         """(start, eager_end, end, end_timeout_ms) with the service defaults filled in."""
         return (
-            _pick(self.start_threshold, DEFAULT_START_THRESHOLD),
-            _pick(self.eager_end_threshold, DEFAULT_EAGER_END_THRESHOLD),
-            _pick(self.end_threshold, DEFAULT_END_THRESHOLD),
-            _pick(self.end_timeout_ms, DEFAULT_END_TIMEOUT_MS),
+            _pick(self.start_threshold, TURN_START_THRESHOLD.default),
+            _pick(self.eager_end_threshold, TURN_EAGER_END_THRESHOLD.default),
+            _pick(self.end_threshold, TURN_END_THRESHOLD.default),
+            _pick(self.end_timeout_ms, TURN_END_TIMEOUT_MS.default),
         )
 
 
@@ -217,12 +218,6 @@ class TurnDetector:
             self._speech_end = at
             return [TurnDecision("resume", at, self._turn_start, at)]
         return self._silence(at)
-
-    def push_many(self, probs: list[float]) -> list[TurnDecision]:
-        out: list[TurnDecision] = []
-        for prob in probs:
-            out.extend(self.push(prob))
-        return out
 
     def finish(self) -> list[TurnDecision]:
         """End of audio: an open turn ends at its last speech; a pending run is dropped."""

@@ -45,6 +45,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
 
 from jobrunner.errors import DatabaseUnavailableError, StoreError
+from jobrunner.redact import redact_db_url
 
 #: how long a SQLite writer waits for the lock before giving up
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -66,13 +67,7 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
-def redact(url: str | URL) -> str:
-    """The URL as it may be shown: the password hidden."""
-    try:
-        parsed = url if isinstance(url, URL) else make_url(url)
-    except ArgumentError:
-        return "<unparseable URL>"
-    return parsed.render_as_string(hide_password=True)
+redact = redact_db_url  # the store's name for it: the URL as it may be shown
 
 
 def database_exists(url: str) -> bool:

@@ -1,4 +1,6 @@
-"""Connect-phase retries: the SDK's backoff policy, with the waits recorded instead of slept."""
+"""Connect-phase retries on the connect scale of retry.backoff_s, the waits recorded not slept.
+
+The formula itself is tested with the retry decision (tests/run/test_retry_decision.py)."""
 
 from __future__ import annotations
 
@@ -8,31 +10,15 @@ import socket
 import anyio
 import pytest
 
-from jobrunner.client.transport import Backoff, connect_with_retry
+from jobrunner.client.transport import connect_with_retry
 from jobrunner.config import Settings
-from jobrunner.errors import ConnectError, RateLimitedError, ServerHandshakeError
+from jobrunner.errors import ConnectError
 
 
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def test_backoff_doubles_up_to_the_cap_with_jitter() -> None:
-    policy = Backoff(tries=8, base_s=0.5, cap_s=8.0, rate_limit_factor=4.0)
-    rng = random.Random(7)
-    for n, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 8.0), (6, 8.0), (9, 8.0)]:
-        for _ in range(50):
-            wait = policy.delay(n, ConnectError("x"), rng)
-            assert 0.75 * ceiling <= wait <= ceiling
-
-
-def test_backoff_after_429_is_longer_by_the_factor() -> None:
-    policy = Backoff(rate_limit_factor=4.0)
-    plain = policy.delay(3, ServerHandshakeError("503"), random.Random(1))
-    limited = policy.delay(3, RateLimitedError("429"), random.Random(1))
-    assert limited == pytest.approx(4 * plain)
 
 
 def test_refused_connections_are_retried_then_reported_with_the_tries() -> None:

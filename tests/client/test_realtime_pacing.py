@@ -8,18 +8,17 @@ Bounds are generous: the point is "about realtime", not a benchmark (see bench/)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import anyio
+from helpers import Serve
 
 from jobrunner.client.auto import SessionResult, transcribe_file
 from jobrunner.config import Settings
-from jobrunner.server import LocalServer
 from jobrunner.server.tones import write_wav
 
 
-def test_audio_is_sent_at_realtime(serve: Callable[..., LocalServer], tmp_path: Path) -> None:
+def test_audio_is_sent_at_realtime(serve: Serve, tmp_path: Path) -> None:
     path = write_wav(tmp_path / "two.wav", ["Hi.", " Ok"], lead_s=0.2, gap_s=0.7, tail_s=0.3)
     server = serve(max_rate=1.25, burst_s=1.5)
     settings = Settings(base_url=server.url, pace=1.0)

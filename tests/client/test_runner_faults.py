@@ -8,8 +8,8 @@ from typing import Any
 
 import anyio
 import pytest
-from clientkit import EXPECTED, fast
-from helpers import Serve
+from clientkit import EXPECTED
+from helpers import Serve, fast_settings
 
 from jobrunner.client.auto import SessionResult, transcribe_file
 from jobrunner.client.transport import connect, connect_with_retry
@@ -68,7 +68,7 @@ def test_mid_session_faults(
 ) -> None:
     server = serve(faults=spec)
     with pytest.raises(SessionError) as info:
-        run(tone_wav, fast(server, **changes))
+        run(tone_wav, fast_settings(server, **changes))
     exc = info.value
     assert type(exc) is error
     assert exc.retryable is retryable
@@ -84,7 +84,7 @@ def test_mid_session_faults(
 
 def test_a_slow_drain_within_the_timeouts_succeeds(serve: Serve, tone_wav: Path) -> None:
     server = serve(faults="slow_drain@0.4=1.0")
-    result = run(tone_wav, fast(server))
+    result = run(tone_wav, fast_settings(server))
     assert result.transcript == EXPECTED
     assert result.drain_s >= 0.4
 
@@ -98,7 +98,7 @@ def test_upgrade_refusals_are_retried_then_reported(
 ) -> None:
     server = serve(faults=spec)
     with pytest.raises(error) as info:
-        run(tone_wav, fast(server, connect_tries=3))
+        run(tone_wav, fast_settings(server, connect_tries=3))
     assert info.value.retryable and info.value.http_status == status
     assert info.value.facts is not None and info.value.facts.connect_tries == 3
     assert server.stats.upgrades == 3
@@ -106,7 +106,7 @@ def test_upgrade_refusals_are_retried_then_reported(
 
 def test_a_refused_upgrade_that_clears_up_costs_only_tries(serve: Serve, tone_wav: Path) -> None:
     server = serve(faults="upgrade_503=first:2")
-    result = run(tone_wav, fast(server, connect_tries=3))
+    result = run(tone_wav, fast_settings(server, connect_tries=3))
     assert result.transcript == EXPECTED and result.connect_tries == 3
 
 
@@ -116,7 +116,7 @@ def test_a_wrong_or_missing_key_fails_at_once_and_never_shows_the_key(
 ) -> None:
     server = serve(api_key="right-key-456")
     with pytest.raises(AuthenticationError) as info:
-        run(tone_wav, fast(server, api_key=Secret(key), connect_tries=5))
+        run(tone_wav, fast_settings(server, api_key=Secret(key), connect_tries=5))
     exc = info.value
     assert not exc.retryable and exc.http_status == 401 and exc.exit_code == 3
     assert "CARTESIA_API_KEY" in str(exc)
@@ -126,7 +126,7 @@ def test_a_wrong_or_missing_key_fails_at_once_and_never_shows_the_key(
 
 def test_the_right_key_is_accepted(serve: Serve, tone_wav: Path) -> None:
     server = serve(api_key="right-key-456")
-    result = run(tone_wav, fast(server, api_key=Secret("right-key-456")))
+    result = run(tone_wav, fast_settings(server, api_key=Secret("right-key-456")))
     assert result.transcript == EXPECTED
     assert server.handshakes[-1].auth == "bearer"
 
@@ -137,7 +137,7 @@ def recorded_waits(server: LocalServer, seed: int) -> tuple[list[float], int]:
     async def record(seconds: float) -> None:
         waits.append(seconds)
 
-    settings = fast(server, connect_tries=5, backoff_base_s=0.5, backoff_cap_s=8.0)
+    settings = fast_settings(server, connect_tries=5, backoff_base_s=0.5, backoff_cap_s=8.0)
     url = server.ws_url + "?model=ink-2&encoding=pcm_s16le&sample_rate=16000"
 
     async def main() -> int:
@@ -162,7 +162,7 @@ def test_429_backs_off_rate_limit_factor_times_longer(serve: Serve) -> None:
 
 def test_the_concurrency_limit_is_a_rate_limit(serve: Serve, tone_wav: Path) -> None:
     server = serve(max_sessions=1)
-    settings = fast(server, connect_tries=2)
+    settings = fast_settings(server, connect_tries=2)
     url = server.ws_url + "?model=ink-2&encoding=pcm_s16le&sample_rate=16000"
 
     async def main() -> None:

@@ -9,19 +9,25 @@ import anyio
 import numpy as np
 import pytest
 import soundfile as sf
-from clientkit import EXPECTED, TURNS, fast
-from helpers import Serve
+from clientkit import EXPECTED, TURNS
+from helpers import Serve, fast_settings
 
 from jobrunner.client import auto as runner
-from jobrunner.client.auto import LiveEvent, SessionResult, transcribe_file
+from jobrunner.client.auto import LiveEvent, OnEvent, SessionResult, transcribe_file
 from jobrunner.config import Settings
 from jobrunner.errors import AudioError, RequestRejectedError, SessionCancelled
 from jobrunner.server.tones import synthesize, turn_texts
 
 
-def run(path: Path, settings: Settings, **kwargs: object) -> SessionResult:
+def run(
+    path: Path,
+    settings: Settings,
+    *,
+    on_event: OnEvent | None = None,
+    cancel_event: anyio.Event | None = None,
+) -> SessionResult:
     async def main() -> SessionResult:
-        return await transcribe_file(path, settings, **kwargs)  # type: ignore[arg-type]
+        return await transcribe_file(path, settings, on_event=on_event, cancel_event=cancel_event)
 
     return anyio.run(main)
 
@@ -29,7 +35,7 @@ def run(path: Path, settings: Settings, **kwargs: object) -> SessionResult:
 def test_transcript_is_the_verbatim_join_of_the_turn_ends(serve: Serve, tone_wav: Path) -> None:
     server = serve()
     seen: list[LiveEvent] = []
-    result = run(tone_wav, fast(server), on_event=seen.append)
+    result = run(tone_wav, fast_settings(server), on_event=seen.append)
 
     assert result.transcript == EXPECTED
     assert [t.transcript for t in result.turns] == turn_texts(TURNS)
@@ -75,7 +81,7 @@ def test_every_wire_format_the_file_implies_is_declared_and_understood(
     sf.write(path, audio, rate, subtype="PCM_16" if subtype == "FLAC" else subtype)
 
     server = serve()
-    result = run(path, fast(server))
+    result = run(path, fast_settings(server))
     assert result.transcript == "Abc d-e f!"
     handshake = server.handshakes[-1]
     assert handshake.param("encoding") == [wire]
@@ -88,7 +94,7 @@ def test_every_wire_format_the_file_implies_is_declared_and_understood(
 def test_a_bad_parameter_is_rejected_for_good(serve: Serve, tone_wav: Path) -> None:
     server = serve()
     with pytest.raises(RequestRejectedError) as info:
-        run(tone_wav, fast(server, model="ink-nonexistent"))
+        run(tone_wav, fast_settings(server, model="ink-nonexistent"))
     assert not info.value.retryable
     assert info.value.http_status == 400
 
@@ -100,7 +106,7 @@ def test_an_unreadable_file_is_an_audio_error_before_any_connection(
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"RIFF....WAVEfmt garbage" * 10)
     with pytest.raises(AudioError):
-        run(junk, fast(server))
+        run(junk, fast_settings(server))
     assert server.stats.upgrades == 0
 
 
@@ -113,7 +119,7 @@ def test_cancel_event_stops_the_session_and_closes_the_socket(serve: Serve, tone
             cancel.set()
 
     with pytest.raises(SessionCancelled) as info:
-        run(tone_wav, fast(server, pace=5.0), on_event=on_event, cancel_event=cancel)
+        run(tone_wav, fast_settings(server, pace=5.0), on_event=on_event, cancel_event=cancel)
     error = info.value
     assert not error.retryable
     assert error.facts is not None
@@ -128,7 +134,7 @@ def test_pace_above_realtime_warns_once(
     monkeypatch.setattr(runner, "_pace_warned", False)
     server = serve()
     with caplog.at_level(logging.WARNING, logger="jobrunner.client.auto"):
-        run(tone_wav, fast(server))
-        run(tone_wav, fast(server))
+        run(tone_wav, fast_settings(server))
+        run(tone_wav, fast_settings(server))
     warnings = [r for r in caplog.records if "realtime" in r.getMessage()]
     assert len(warnings) == 1 and "20x" in warnings[0].getMessage()

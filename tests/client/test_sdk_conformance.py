@@ -12,8 +12,8 @@ from typing import Any
 
 import anyio
 from cartesia import AsyncCartesia
-from clientkit import EXPECTED, fast
-from helpers import Serve
+from clientkit import EXPECTED
+from helpers import Serve, fast_settings
 
 from jobrunner import __version__
 from jobrunner.audio.stream import iter_chunks, plan_stream
@@ -32,7 +32,7 @@ OPTIONS: dict[str, Any] = {
 
 
 async def sdk_session(server: LocalServer, path: Path) -> list[Any]:
-    settings = fast(server)
+    settings = fast_settings(server)
     plan = plan_stream(path, settings)
     client = AsyncCartesia(api_key=KEY, base_url=server.url)
     events: list[Any] = []
@@ -75,7 +75,7 @@ def test_sdk_and_jobrunner_send_the_same_handshake_and_get_the_same_turns(
     assert {"turn.start", "turn.update", "turn.eager_end", "turn.resume"} <= set(types)
     assert "".join(e.transcript for e in events if e.type == "turn.end") == EXPECTED
 
-    settings = fast(
+    settings = fast_settings(
         server,
         api_key=Secret(KEY),
         keyterms=tuple(OPTIONS["keyterm"]),

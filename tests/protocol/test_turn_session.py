@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobrunner.errors import (
-    DrainError,
     ProtocolViolationError,
     RequestRejectedError,
     ServerErrorEvent,
@@ -254,17 +253,37 @@ def test_error_events_map_to_the_exception_tree(
         feed(session, [frame("turn.end", " a")])
 
 
-def test_finish_tolerates_an_empty_open_turn_but_not_lost_text() -> None:
+def test_finish_drops_an_empty_open_turn() -> None:
     quiet = TurnSession()
     feed(quiet, [frame("turn.start"), frame("turn.end", " done"), frame("turn.start")])
-    quiet.finish()
+    assert quiet.finish(audio_s=3.0, at=200.0) is None
     assert quiet.transcript == " done" and quiet.state is TurnState.IDLE
+    assert [t.ended_by for t in quiet.turns] == ["turn.end"]
+    assert quiet.ended_by_close == 0
 
+
+def test_finish_keeps_the_last_text_of_a_turn_cut_off_by_the_close() -> None:
     cut = TurnSession()
-    feed(cut, [frame("turn.start"), frame("turn.update", " lost words")])
-    with pytest.raises(DrainError, match="turn 0 still open") as info:
-        cut.finish()
-    assert info.value.retryable
+    feed(
+        cut,
+        [
+            frame("turn.start"),
+            frame("turn.end", "First."),
+            frame("turn.start"),
+            frame("turn.update", " last"),
+            frame("turn.eager_end", " last words"),
+        ],
+    )
+    turn = cut.finish(audio_s=3.0, at=200.0)
+    assert turn is not None and turn is cut.turns[-1]
+    assert (turn.index, turn.transcript, turn.ended_by) == (1, " last words", "close")
+    assert (turn.end_audio_s, turn.end_at) == (3.0, 200.0)
+    assert turn.eager_ends == 1 and turn.updates == 1
+    # joins the transcript verbatim, like any turn.end text
+    assert cut.transcript == "First. last words"
+    assert [t.ended_by for t in cut.turns] == ["turn.end", "close"]
+    assert cut.ended_by_close == 1
+    assert cut.state is TurnState.IDLE and cut.open_turn is None and cut.current_text == ""
 
 
 # --- properties ---------------------------------------------------------------------------

@@ -100,11 +100,11 @@ def test_server_encoding_round_trips_and_omits_none() -> None:
 
 
 def test_client_messages_match_the_sdk_encoding() -> None:
-    # the SDK sends dict commands through json.dumps with default separators
-    assert CLOSE_MESSAGE == json.dumps({"type": "close"})
+    # the SDK sends dict commands through json.dumps with default separators: written out here
+    assert CLOSE_MESSAGE == '{"type": "close"}'
     request = ConfigRequest(end_threshold=0.3, end_timeout_ms=800)
-    assert encode_config(request) == json.dumps(
-        {"type": "config", "turn": {"end_threshold": 0.3, "end_timeout_ms": 800}}
+    assert encode_config(request) == (
+        '{"type": "config", "turn": {"end_threshold": 0.3, "end_timeout_ms": 800}}'
     )
     assert parse_client_message(encode_config(request)) == ConfigRequest(
         end_threshold=0.3, end_timeout_ms=800.0
