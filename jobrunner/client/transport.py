@@ -42,6 +42,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 import anyio
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import (
@@ -268,18 +269,36 @@ async def connect_with_retry(
     chance = rng or random.Random()
     limit = max(1, settings.connect_tries)
     started = time.monotonic()
-    tries = 1
-    while True:
-        try:
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        assert isinstance(error, SessionError)  # only those are retried
+        seconds = backoff_s(policy, state.attempt_number, error, chance.random())
+        logger.info(
+            "connect try %d/%d failed (%s); next in %.2f s",
+            state.attempt_number,
+            limit,
+            error,
+            seconds,
+        )
+        if on_retry is not None:
+            on_retry(error, seconds)
+        return seconds
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(limit),
+        wait=wait,
+        retry=retry_if_exception(lambda exc: isinstance(exc, SessionError) and exc.retryable),
+        sleep=sleep,
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
             return await connect(
-                url, headers, open_timeout_s=settings.open_timeout_s, tries=tries, since=started
+                url,
+                headers,
+                open_timeout_s=settings.open_timeout_s,
+                tries=attempt.retry_state.attempt_number,
+                since=started,
             )
-        except SessionError as exc:
-            if not exc.retryable or tries >= limit:
-                raise
-            seconds = backoff_s(policy, tries, exc, chance.random())
-            logger.info("connect try %d/%d failed (%s); next in %.2f s", tries, limit, exc, seconds)
-            if on_retry is not None:
-                on_retry(exc, seconds)
-        await sleep(seconds)
-        tries += 1
+    raise AssertionError("unreachable: tenacity returns or re-raises")  # pragma: no cover
