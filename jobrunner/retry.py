@@ -9,6 +9,9 @@ random source, then carries the :class:`Decision` out with one store verb.
 * a :class:`ConnectError` before any handshake of the run succeeded (``connected`` False) ->
   ``STOP`` too, with a :class:`ConfigError` that says so: nothing ever answered, so it is a
   wrong ``--base-url`` or no network, and retrying would only use the queue's budgets up.
+* 404/405 on the upgrade (:class:`UpgradeRejectedError`: no endpoint at that URL) -> ``STOP``
+  with a :class:`ConfigError`: every file would get the same answer. Other rejected upgrades
+  (400, 422: this job's parameters) -> ``FAIL``.
 * :class:`SessionCancelled` (shutdown) -> ``RELEASE``: given back, no attempt spent.
 * :class:`AudioError` -> ``INVALID``: ``fail(invalid=True)`` with the reason.
 * a retryable error with budget left -> ``RETRY``: ``retry_later(run_after)``.
@@ -42,6 +45,7 @@ from jobrunner.errors import (
     JobrunnerError,
     RateLimitedError,
     SessionCancelled,
+    UpgradeRejectedError,
 )
 
 
@@ -92,6 +96,8 @@ def classify(error: BaseException, *, connected: bool) -> Action:
     attempt budget is considered)."""
     if isinstance(error, ConnectError) and not connected:
         return Action.STOP
+    if _wrong_endpoint(error):
+        return Action.STOP
     if isinstance(error, AuthenticationError | ConfigError):
         return Action.STOP
     if isinstance(error, SessionCancelled):
@@ -114,12 +120,21 @@ def backoff_s(policy: RetryPolicy, failures: int, error: BaseException, jitter: 
     return delay
 
 
+def _wrong_endpoint(error: BaseException) -> bool:
+    """404/405 on the upgrade: there is no endpoint at that URL, for this file or any other."""
+    return isinstance(error, UpgradeRejectedError) and error.http_status in (404, 405)
+
+
 def _stop_error(error: BaseException) -> JobrunnerError:
     """The error a run stops with when ``error`` ends it (:func:`classify` said ``STOP``)."""
     if isinstance(error, ConnectError):
         return ConfigError(
             f"{error}; stopping before the queue is used up (check --base-url and the "
             "network; the jobs stay queued)"
+        )
+    if _wrong_endpoint(error):
+        return ConfigError(
+            f"{error}; stopping: every file would get the same answer (the jobs stay queued)"
         )
     if isinstance(error, JobrunnerError):
         return error

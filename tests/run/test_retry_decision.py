@@ -21,6 +21,7 @@ from jobrunner.errors import (
     ServerErrorEvent,
     SessionCancelled,
     StallError,
+    UpgradeRejectedError,
 )
 from jobrunner.retry import Action, Decision, RetryPolicy, backoff_s, decide
 
@@ -60,6 +61,7 @@ def run_decide(
         (AudioError("/a.wav", "truncated"), Action.INVALID),
         (AuthenticationError("401", http_status=401), Action.STOP),
         (ConfigError("bad url"), Action.STOP),
+        (UpgradeRejectedError("HTTP 400", http_status=400), Action.FAIL),
         (SessionCancelled("shutdown"), Action.RELEASE),
         (RuntimeError("a bug"), Action.RETRY),
     ],
@@ -90,6 +92,14 @@ def test_a_connect_error_before_any_handshake_stops_the_run_as_a_configuration_e
     assert run_decide(error, connected=True).action is Action.RETRY
     # and other errors keep their class's action before the first handshake
     assert run_decide(ConnectionLostError("1006"), connected=False).action is Action.RETRY
+
+
+def test_no_endpoint_at_the_url_stops_the_run_as_a_configuration_error() -> None:
+    error = UpgradeRejectedError("HTTP 404 on the upgrade to ws://h/stt/turns", http_status=404)
+    decision = run_decide(error)  # even after other sessions connected: a 404 is for every file
+    assert decision.action is Action.STOP
+    assert isinstance(decision.stop_error, ConfigError) and decision.stop_error.exit_code == 2
+    assert str(decision.stop_error).startswith(str(error))
 
 
 def test_a_retry_runs_after_the_backoff_and_keeps_the_reason() -> None:

@@ -44,6 +44,26 @@ def test_a_wrong_key_stops_the_run_fast_with_exit_3_and_leaves_jobs_queued(
     assert stats.upgrades <= 2 and stats.rejected == {401: stats.upgrades}
 
 
+def test_a_base_url_with_no_endpoint_stops_the_run_with_exit_2_naming_it(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    make_files(tmp_path / "audio", 6)
+    server = serve()
+    settings = fast_settings(server, db_url)
+    enqueue(store, settings, tmp_path / "audio")
+    profile = profile_file(tmp_path, server, concurrency=4)
+    wrong = f"{server.url}/v9"  # a path prefix the service does not have: 404 on the upgrade
+    result = jobrunner(
+        db_url, "--profile", str(profile), "run", "--no-progress", "--base-url", wrong
+    )
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("jobrunner: error:")]
+    assert len(errors) == 1 and "404" in errors[0] and "/v9/stt/turns/websocket" in errors[0]
+    jobs = store.jobs()
+    assert [job.state for job in jobs] == ["queued"] * 6  # nothing failed for the URL's fault
+    assert sum(job.attempts for job in jobs) <= 1
+
+
 def test_json_lines_one_per_outcome_and_exit_0(
     serve: Serve, tmp_path: Path, store: Store, db_url: str
 ) -> None:
