@@ -16,7 +16,7 @@ from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
 
-from jobrunner.store import migrate, queue, reports, stream
+from jobrunner.store import admin, claims, endings, intake, migrate, reports, stream
 from jobrunner.store.engine import (
     begin_read,
     begin_write,
@@ -38,6 +38,7 @@ from jobrunner.store.records import (
     utcnow,
 )
 from jobrunner.store.reports import AttemptView, JobView, StatusReport
+from jobrunner.store.statements import Statements, statements
 from jobrunner.store.stream import ExportJob
 
 Clock = Callable[[], datetime]
@@ -68,6 +69,7 @@ class Store:
     def __init__(self, engine: Engine, *, now: Clock = utcnow) -> None:
         self.engine = engine
         self.now = now
+        self._sql: Statements = statements(engine.dialect.name)
 
     @classmethod
     def open(
@@ -143,21 +145,21 @@ class Store:
         with translate_errors(self.engine.url):
             return migrate.upgrade(self.engine)
 
-    # -- queue verbs (see store.queue for the contracts) -----------------------------------
+    # -- queue verbs (contracts in store.intake, claims, endings and admin) ---------------
 
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[Inserted]:
         with self._write() as conn:
-            return queue.enqueue_many(conn, jobs, self.now())
+            return intake.enqueue_many(conn, self._sql, jobs, self.now())
 
     def claim(
         self, n: int, owner: str, lease_ttl: float, label: str | None = None
     ) -> list[ClaimedJob]:
         with self._write() as conn:
-            return queue.claim(conn, self.now(), n, owner, lease_ttl, label)
+            return claims.claim(conn, self._sql, self.now(), n, owner, lease_ttl, label)
 
     def renew_leases(self, owner: str, job_ids: Iterable[int], ttl: float) -> set[int]:
         with self._write() as conn:
-            return queue.renew_leases(conn, self.now(), owner, job_ids, ttl)
+            return claims.renew_leases(conn, self._sql, self.now(), owner, job_ids, ttl)
 
     def complete(
         self,
@@ -168,13 +170,15 @@ class Store:
         transcript: str,
     ) -> None:
         with self._write() as conn:
-            queue.complete(conn, self.now(), job_id, owner, attempt, turns, transcript)
+            endings.complete(conn, self._sql, self.now(), job_id, owner, attempt, turns, transcript)
 
     def retry_later(
         self, job_id: int, owner: str, attempt: AttemptRecord, run_after: datetime
     ) -> JobState:
         with self._write() as conn:
-            return queue.retry_later(conn, self.now(), job_id, owner, attempt, run_after)
+            return endings.retry_later(
+                conn, self._sql, self.now(), job_id, owner, attempt, run_after
+            )
 
     def fail(
         self,
@@ -187,32 +191,36 @@ class Store:
         invalid: bool = False,
     ) -> None:
         with self._write() as conn:
-            queue.fail(conn, self.now(), job_id, owner, attempt, reason, kind, invalid=invalid)
+            endings.fail(
+                conn, self._sql, self.now(), job_id, owner, attempt, reason, kind, invalid=invalid
+            )
 
     def release(self, job_id: int, owner: str) -> None:
         with self._write() as conn:
-            queue.release(conn, self.now(), job_id, owner)
+            endings.release(conn, self._sql, self.now(), job_id, owner)
 
     def reap_expired(self, now: datetime | None = None) -> ReapResult:
         with self._write() as conn:
-            return queue.reap_expired(conn, self.now() if now is None else now)
+            return claims.reap_expired(conn, self._sql, self.now() if now is None else now)
 
     def requeue(
         self, selector: Selector, *, force: bool = False, max_attempts: int | None = None
     ) -> list[int]:
         with self._write() as conn:
-            return queue.requeue(conn, self.now(), selector, force=force, max_attempts=max_attempts)
+            return admin.requeue(
+                conn, self._sql, self.now(), selector, force=force, max_attempts=max_attempts
+            )
 
     def cancel(self, selector: Selector) -> list[int]:
         with self._write() as conn:
-            return queue.cancel(conn, self.now(), selector)
+            return admin.cancel(conn, self._sql, self.now(), selector)
 
     # -- reports ----------------------------------------------------------------------------
 
     def existing_jobs(self, keys: Iterable[str]) -> dict[str, int]:
         """Ids of the jobs that hold these idempotency keys (for ``enqueue --dry-run``)."""
         with self._read() as conn:
-            return queue.existing_jobs(conn, keys)
+            return intake.existing_jobs(conn, self._sql, keys)
 
     def status(self) -> StatusReport:
         with self._read() as conn:

@@ -203,18 +203,17 @@ def begin_read(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def insert_ignoring_conflicts(conn: Connection, table: sa.Table, *index_elements: str) -> Insert:
-    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` in the connection's dialect."""
-    name = conn.dialect.name
-    if name == "sqlite":
+def insert_ignoring_conflicts(dialect: str, table: sa.Table, *index_elements: str) -> Insert:
+    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` in ``dialect``."""
+    if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
-    if name == "postgresql":
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
-    raise StoreError(f"unsupported database dialect {name!r} (use SQLite or PostgreSQL)")
+    raise StoreError(f"unsupported database dialect {dialect!r} (use SQLite or PostgreSQL)")
 
 
 def pick_once(select: sa.Select[Any], name: str) -> sa.CTE:

@@ -1,0 +1,79 @@
+"""Records become rows here, and only here.
+
+``intake``, ``endings`` and ``claims`` (the reaper) build the values they insert with these
+functions. The attempt rows of every ending, the reaper's included, are inserted by
+:func:`insert_attempts`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from jobrunner.store.records import AttemptOutcome, AttemptRecord, JobState, NewJob, TurnRow
+from jobrunner.store.statements import Statements
+
+_ATTEMPT_FIELDS = tuple(f.name for f in dataclasses.fields(AttemptRecord))
+_TURN_FIELDS = tuple(f.name for f in dataclasses.fields(TurnRow))
+
+
+def job_row(job: NewJob) -> dict[str, Any]:
+    """The row of a new job; the timestamps come from the statement (``insert_jobs``)."""
+    invalid = job.reason is not None
+    values = {
+        "path": job.path,
+        "sha256": job.sha256,
+        "size_bytes": job.size_bytes,
+        "format": job.format,
+        "subtype": job.subtype,
+        "sample_rate": job.sample_rate,
+        "channels": job.channels,
+        "frames": job.frames,
+        "duration_s": job.duration_s,
+        "label": job.label,
+        "idempotency_key": job.idempotency_key,
+        "fingerprint": job.fingerprint,
+        "settings": dict(job.settings),
+        "status": JobState.INVALID.value if invalid else JobState.QUEUED.value,
+        "priority": job.priority,
+        "attempts": 0,
+        "attempt_base": 0,
+        "max_attempts": job.max_attempts,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "claimed_at": None,
+        "last_error": job.reason,
+        "error_kind": (job.error_kind or "invalid_audio") if invalid else None,
+        "born_invalid": invalid,
+    }
+    return values
+
+
+def turn_row(job_id: int, attempt_id: int, turn: TurnRow) -> dict[str, Any]:
+    values = {name: getattr(turn, name) for name in _TURN_FIELDS}
+    values["turn_index"] = values.pop("index")
+    values.update(job_id=job_id, attempt_id=attempt_id)
+    return values
+
+
+def insert_attempts(
+    conn: Connection,
+    sql: Statements,
+    ended: Sequence[tuple[int, AttemptRecord, AttemptOutcome]],
+) -> list[int]:
+    """Record ended attempts, ``(job id, facts, outcome)`` each; their ids in the same order.
+
+    The one way an attempt row is written: by ``complete``, ``retry_later`` and ``fail`` for
+    their own attempt, and by the reaper for the attempts of a worker that vanished.
+    """
+    if not ended:
+        return []
+    rows = []
+    for job_id, record, outcome in ended:
+        values = {name: getattr(record, name) for name in _ATTEMPT_FIELDS}
+        values.update(job_id=job_id, outcome=outcome.value)
+        rows.append(values)
+    return list(conn.execute(sql.insert_attempts, rows).scalars())
