@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from jobrunner.store.records import JobState, Selector
+from jobrunner.store.rows import fit_optional, fit_to
 from jobrunner.store.schema import jobs
 from jobrunner.store.statements import Statements, chunks
 from jobrunner.store.timing import clock_params
@@ -24,7 +25,8 @@ def _selected(
     selector: Selector, allowed: set[JobState]
 ) -> Iterator[Sequence[sa.ColumnElement[bool]]]:
     """WHERE clauses (one set per chunk of named jobs) for jobs matching ``selector`` whose
-    state is in ``allowed``."""
+    state is in ``allowed``. Paths and labels pass the text rule, so a path matches the job
+    it was stored as."""
     states = (
         allowed if selector.states is None else allowed & {JobState(s) for s in selector.states}
     )
@@ -32,13 +34,13 @@ def _selected(
         return
     base: list[sa.ColumnElement[bool]] = [jobs.c.status.in_(sorted(s.value for s in states))]
     if selector.label is not None:
-        base.append(jobs.c.label == selector.label)
+        base.append(jobs.c.label == fit_optional(jobs.c.label, selector.label))
     if not selector.ids and not selector.paths:
         yield base
         return
     for ids in chunks(list(selector.ids)):
         yield [*base, jobs.c.id.in_(ids)]
-    for paths in chunks(list(selector.paths)):
+    for paths in chunks([fit_to(jobs.c.path, p) for p in selector.paths]):
         yield [*base, jobs.c.path.in_(paths)]
 
 

@@ -24,7 +24,8 @@ from jobrunner.store.records import (
     JobState,
     ReapResult,
 )
-from jobrunner.store.rows import insert_attempts
+from jobrunner.store.rows import fit_optional, insert_attempts
+from jobrunner.store.schema import jobs
 from jobrunner.store.statements import Statements, chunks
 from jobrunner.store.timing import clock_params
 
@@ -45,6 +46,7 @@ def claim(
     """
     if n <= 0:
         return []
+    label = fit_optional(jobs.c.label, label)  # matches the label as intake stored it
     params = {"n": n, "owner": owner, "label_": label, **clock_params(now, expires=lease_ttl)}
     stmt = sql.claim if label is None else sql.claim_by_label
     rows = sorted(conn.execute(stmt, params).mappings(), key=lambda r: (-r["priority"], r["id"]))

@@ -12,6 +12,8 @@ Attempt budget: ``attempts`` counts every attempt ever made (it is the attempt n
 ``attempts - attempt_base >= max_attempts`` (``admin.requeue`` starts a fresh one).
 
 Functions run inside the write transaction the caller opened and take the store's statements.
+Every text value goes through ``rows`` (the store's text rule): a transcript, a turn, an error
+message or a request id the server chose cannot make the final write fail.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from sqlalchemy.engine import Connection
 
 from jobrunner.errors import LeaseLostError, StaleStateError, StoreError
 from jobrunner.store.records import AttemptOutcome, AttemptRecord, JobState, TurnRow
-from jobrunner.store.rows import insert_attempts, turn_row
+from jobrunner.store.rows import fit_optional, fit_to, insert_attempts, storable_row, turn_row
+from jobrunner.store.schema import jobs, transcripts
 from jobrunner.store.statements import Statements, chunks
 from jobrunner.store.timing import clock_params
 
@@ -91,7 +94,7 @@ def complete(
         "text": transcript,
         "turn_count": len(turn_rows),
     }
-    conn.execute(sql.insert_transcript, values | when)
+    conn.execute(sql.insert_transcript, storable_row(transcripts, values) | when)
 
 
 def retry_later(
@@ -108,8 +111,8 @@ def retry_later(
     params = {
         **clock_params(now),
         "after": run_after,
-        "reason": attempt.error_message,
-        "kind": attempt.error_kind,
+        "reason": fit_optional(jobs.c.last_error, attempt.error_message),
+        "kind": fit_optional(jobs.c.error_kind, attempt.error_kind),
     }
     state = JobState(_fenced(conn, sql, sql.retry, job_id, owner, attempt.number, params))
     outcome = AttemptOutcome.FAILED if state is JobState.FAILED else AttemptOutcome.RETRY
@@ -134,8 +137,8 @@ def fail(
     params = {
         **clock_params(now),
         "state": state.value,
-        "reason": reason,
-        "kind": kind,
+        "reason": fit_to(jobs.c.last_error, reason),
+        "kind": fit_to(jobs.c.error_kind, kind),
     }
     _fenced(conn, sql, sql.fail, job_id, owner, attempt.number, params)
     if attempt.error_message is None and attempt.error_kind is None:

@@ -12,17 +12,23 @@ from datetime import datetime
 from sqlalchemy.engine import Connection
 
 from jobrunner.store.records import Inserted, NewJob
-from jobrunner.store.rows import job_row
+from jobrunner.store.rows import fit_to, job_row
+from jobrunner.store.schema import jobs
 from jobrunner.store.statements import Statements, chunks
 from jobrunner.store.timing import clock_params
 
 
+def _stored(key: str) -> str:
+    return fit_to(jobs.c.idempotency_key, key)
+
+
 def existing_jobs(conn: Connection, sql: Statements, keys: Iterable[str]) -> dict[str, int]:
-    """Job ids by idempotency key, for the keys that already exist."""
+    """Job ids by idempotency key (as given), for the keys that already exist."""
+    given = {_stored(key): key for key in keys}
     found: dict[str, int] = {}
-    for chunk in chunks(list(keys)):
-        rows = conn.execute(sql.existing_keys, {"keys": list(chunk)})
-        found.update({key: job_id for key, job_id in rows})
+    for chunk in chunks(list(given)):
+        for key, job_id in conn.execute(sql.existing_keys, {"keys": list(chunk)}):
+            found[given[key]] = job_id
     return found
 
 
@@ -41,12 +47,13 @@ def enqueue_many(
     fresh = [job for key, job in first.items() if key not in ids]
     created: set[str] = set()
     if fresh:
+        given = {_stored(job.idempotency_key): job.idempotency_key for job in fresh}
         when = clock_params(now)
         for chunk in chunks(fresh):
             rows = conn.execute(sql.insert_jobs, [job_row(job) | when for job in chunk])
             for key, job_id in rows:
-                ids[key] = job_id
-                created.add(key)
+                ids[given[key]] = job_id
+                created.add(given[key])
         missing = [job.idempotency_key for job in fresh if job.idempotency_key not in ids]
         ids.update(existing_jobs(conn, sql, missing))  # inserted concurrently by another process
     results: list[Inserted] = []
