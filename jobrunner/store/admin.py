@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from jobrunner.store.records import JobState, Selector
-from jobrunner.store.rows import fit_optional, fit_to
+from jobrunner.store.rows import chunks, fit_optional, fit_to
 from jobrunner.store.schema import jobs
-from jobrunner.store.statements import Statements, chunks
+from jobrunner.store.statements import Statements
 from jobrunner.store.timing import clock_params
 
 

@@ -24,9 +24,9 @@ from jobrunner.store.records import (
     JobState,
     ReapResult,
 )
-from jobrunner.store.rows import fit_optional, insert_attempts
+from jobrunner.store.rows import chunks, fit_optional, insert_attempts
 from jobrunner.store.schema import jobs
-from jobrunner.store.statements import Statements, chunks
+from jobrunner.store.statements import Statements
 from jobrunner.store.timing import clock_params
 
 

@@ -28,9 +28,16 @@ from sqlalchemy.engine import Connection
 
 from jobrunner.errors import LeaseLostError, StaleStateError, StoreError
 from jobrunner.store.records import AttemptOutcome, AttemptRecord, JobState, TurnRow
-from jobrunner.store.rows import fit_optional, fit_to, insert_attempts, storable_row, turn_row
-from jobrunner.store.schema import jobs, transcripts
-from jobrunner.store.statements import Statements, chunks
+from jobrunner.store.rows import (
+    chunks,
+    fit_optional,
+    fit_to,
+    insert_attempts,
+    storable_row,
+    turn_row,
+)
+from jobrunner.store.schema import jobs, transcripts, utc
+from jobrunner.store.statements import Statements
 from jobrunner.store.timing import clock_params
 
 
@@ -106,11 +113,13 @@ def retry_later(
     attempt: AttemptRecord,
     run_after: datetime,
 ) -> JobState:
-    """End a failed attempt and queue the job again from ``run_after``; when the budget is used
+    """End a failed attempt and queue the job again from ``run_after`` (on the store's clock,
+    like ``now``; a server-clock store waits as long on the server's); when the budget is used
     up the job is ``failed`` instead. Returns the state the job ended in."""
+    run_after = utc(run_after)
     params = {
-        **clock_params(now),
-        "after": run_after,
+        **clock_params(now, after=(run_after - now).total_seconds()),  # the server adds the wait
+        "after": run_after,  # exactly as given, for a store whose clock judges
         "reason": fit_optional(jobs.c.last_error, attempt.error_message),
         "kind": fit_optional(jobs.c.error_kind, attempt.error_kind),
     }

@@ -21,7 +21,7 @@ implicitly (:func:`migrates_implicitly`): a worker of a newer jobrunner must not
 under running older ones; ``jobrunner db upgrade`` does it, once, on purpose. Connections time out
 after :data:`PG_CONNECT_TIMEOUT_S` instead of libpq's "wait forever", and a server that cannot be
 reached is reported in one line naming host, port and database (never the password). Leases
-are judged by the database server's clock there (:func:`clock_offset`), not by each machine's.
+are judged by the database server's clock there (``store.timing``), not by each machine's.
 
 All calls are blocking; the store is thread-safe (one engine, a pool of connections), so async
 callers run it with ``anyio.to_thread.run_sync``.
@@ -120,10 +120,8 @@ def migrates_implicitly(engine: Engine) -> bool:
 def clock_offset(engine: Engine, local: Callable[[], datetime]) -> timedelta:
     """How far the database server's clock is ahead of ``local`` (zero on SQLite).
 
-    On a shared PostgreSQL a lease written by one machine is judged expired by another, so
-    every store reads time as the server tells it: ``local() + offset``. Without that, a worker
-    whose clock runs a minute fast would reap everybody's live leases, and one running slow
-    would keep a dead worker's jobs locked for as long. One round trip, at open.
+    Only for a warning: leases are judged by the server's clock inside the statements, never by
+    ``local`` plus an offset, which an NTP step or a VM resume would make wrong.
     """
     if engine.dialect.name != "postgresql":
         return timedelta(0)

@@ -12,13 +12,14 @@ from datetime import datetime
 from sqlalchemy.engine import Connection
 
 from jobrunner.store.records import Inserted, NewJob
-from jobrunner.store.rows import fit_to, job_row
+from jobrunner.store.rows import chunks, fit_to, job_row
 from jobrunner.store.schema import jobs
-from jobrunner.store.statements import Statements, chunks
+from jobrunner.store.statements import Statements
 from jobrunner.store.timing import clock_params
 
 
 def _stored(key: str) -> str:
+    """A key as the text rule stores it (our keys are hex: the same); callers keep theirs."""
     return fit_to(jobs.c.idempotency_key, key)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,6 +20,17 @@ from jobrunner.store.records import AttemptOutcome, AttemptRecord, JobState, New
 from jobrunner.store.schema import attempts, jobs, turns
 from jobrunner.store.statements import Statements
 from jobrunner.store.text import fitted
+
+#: rows or ids per statement (well under every backend's bind parameter limit)
+CHUNK = 500
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
 
 _ATTEMPT_FIELDS = tuple(f.name for f in dataclasses.fields(AttemptRecord))
 _TURN_FIELDS = tuple(f.name for f in dataclasses.fields(TurnRow))

@@ -7,33 +7,23 @@ more CPU than SQLite takes to run it, so statements are built once per kind of s
 (:func:`statements`) with bind parameters. Bind parameter names never equal a column name of the
 table being updated (SQLAlchemy reserves those for the SET clause).
 
-Statements tell the time through a ``timing.Timing``.
+Statements tell the time through a ``timing.Timing``: the store's clock, or on PostgreSQL the
+database server's, read inside the statement.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from jobrunner.store.engine import insert_ignoring_conflicts, pick_once
 from jobrunner.store.records import JobState
 from jobrunner.store.schema import attempts, jobs, transcripts, turns
-from jobrunner.store.timing import BOUND, Timing
-
-#: rows or ids per statement (well under every backend's bind parameter limit)
-CHUNK = 500
-
-T = TypeVar("T")
-
-
-def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
+from jobrunner.store.timing import BOUND, SERVER, Timing
 
 _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
@@ -336,6 +326,11 @@ def cancel(t: Timing) -> sa.Update:
     )
 
 
+def server_now() -> sa.Select[datetime]:
+    """The database server's clock, for the reports of a store that judges leases by it."""
+    return sa.select(SERVER.now)
+
+
 # -- one set per kind of store -----------------------------------------------------------------
 
 
@@ -363,12 +358,16 @@ class Statements:
     delete_transcript: sa.Delete
     requeue: sa.Update
     cancel: sa.Update
+    server_now: sa.Select[datetime]
 
 
 @functools.cache
-def statements(dialect: str) -> Statements:
-    """The statements for a store on ``dialect`` (``sqlite``/``postgresql``), built once."""
-    t = BOUND
+def statements(dialect: str, server_clock: bool = False) -> Statements:
+    """The statements for a store on ``dialect`` (``sqlite``/``postgresql``) telling the time by
+    the server's clock (PostgreSQL only) or by bound values; built once per combination."""
+    if server_clock and dialect != "postgresql":
+        raise ValueError(f"only a PostgreSQL store can judge by the server's clock, not {dialect}")
+    t = SERVER if server_clock else BOUND
     return Statements(
         timing=t,
         existing_keys=existing_keys(),
@@ -390,4 +389,5 @@ def statements(dialect: str) -> Statements:
         delete_transcript=delete_transcript(),
         requeue=requeue(t),
         cancel=cancel(t),
+        server_now=server_now(),
     )
