@@ -16,9 +16,9 @@ Modules: ``records`` (plain dataclasses, no SQL), ``schema`` (tables), ``engine`
 dialect-specific code), ``migrate`` (alembic), ``statements`` (every write statement, named
 once), the verbs by role: ``intake`` (enqueue), ``claims`` (claim, renew, reap), ``endings``
 (complete, retry_later, fail, release), ``admin`` (requeue, cancel), with ``rows`` (records to
-rows, the attempt insert) and ``text`` (the rule for text the database cannot hold);
-``reports`` (read-only queries), ``stream`` (the export stream), ``api`` (the ``Store``
-facade).
+rows, the attempt insert), ``text`` (the rule for text the database cannot hold) and
+``timing`` (the store's clock or the PostgreSQL server's, in the statements); ``reports``
+(read-only queries), ``stream`` (the export stream), ``api`` (the ``Store`` facade).
 """
 
 from __future__ import annotations
