@@ -13,7 +13,11 @@ Public API (everything else in this package is internal)::
     store.next_run_after()                              # when a backed-off job is due
 
 Modules: ``records`` (plain dataclasses, no SQL), ``schema`` (tables), ``engine`` (the only
-dialect-specific code), ``migrate`` (alembic), ``queue`` (the only write SQL), ``reports``
+dialect-specific code), ``migrate`` (alembic), ``statements`` (every write statement, named
+once), the verbs by role: ``intake`` (enqueue), ``claims`` (claim, renew, reap), ``endings``
+(complete, retry_later, fail, release), ``admin`` (requeue, cancel), with ``rows`` (records to
+rows, the attempt insert), ``text`` (the rule for text the database cannot hold) and
+``timing`` (the store's clock or the PostgreSQL server's, in the statements); ``reports``
 (read-only queries), ``stream`` (the export stream), ``api`` (the ``Store`` facade).
 """
 

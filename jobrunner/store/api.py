@@ -1,9 +1,12 @@
 """``Store``: the queue and the reports behind one object, what the worker, exporter and CLI use.
 
-Each method is one short transaction (writes take the write lock up front, see ``engine``),
-translates driver errors into :class:`~jobrunner.errors.StoreError` subclasses, and reads the
-time from the injected clock, so lease expiry can be tested without sleeping. Methods block:
-async code calls them through ``anyio.to_thread.run_sync``; the object is thread-safe.
+Each method is one short transaction (writes take the write lock up front, see ``engine``) and
+translates driver errors into :class:`~jobrunner.errors.StoreError` subclasses. Time: a store
+on PostgreSQL judges leases and due times by the database server's clock, inside the statements
+(``store.timing``), because machines on one queue judge each other's leases; SQLite, and any
+store given a clock (tests crank one by hand, so lease expiry is tested without sleeping),
+judges by that clock. Methods block: async code calls them through
+``anyio.to_thread.run_sync``; the object is thread-safe.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
 
-from jobrunner.store import migrate, queue, reports, stream
+from jobrunner.store import admin, claims, endings, intake, migrate, reports, stream
 from jobrunner.store.engine import (
     begin_read,
     begin_write,
@@ -38,46 +41,59 @@ from jobrunner.store.records import (
     utcnow,
 )
 from jobrunner.store.reports import AttemptView, JobView, StatusReport
+from jobrunner.store.statements import Statements, statements
 from jobrunner.store.stream import ExportJob
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
 
 
-#: offsets below this are measurement noise (half a round trip): the local clock is kept
-CLOCK_NOISE_S = 0.05
 #: a clock further than this from the database server's is worth a warning
 CLOCK_SKEW_WARNING_S = 2.0
 
 
-def _shifted(offset: timedelta) -> Clock:
-    if abs(offset.total_seconds()) < CLOCK_NOISE_S:
-        return utcnow
+def _warn_about_skew(offset: timedelta) -> None:
     if abs(offset.total_seconds()) > CLOCK_SKEW_WARNING_S:
         log.warning(
-            "this machine's clock is %.1f s %s the database server's; leases use the server's",
+            "this machine's clock is %.1f s %s the database server's; leases are judged by the "
+            "server's, the attempt times this machine records are off by as much",
             abs(offset.total_seconds()),
             "behind" if offset > timedelta(0) else "ahead of",
         )
-    return lambda: utcnow() + offset
 
 
 class Store:
-    """A job store on one database. Create with :meth:`open`; close when done."""
+    """A job store on one database. Create with :meth:`open`; close when done.
 
-    def __init__(self, engine: Engine, *, now: Clock = utcnow) -> None:
+    ``now`` is the store's clock: it stamps what the caller computes (a retry's ``run_after``,
+    attempt times) and, unless ``server_clock``, judges leases and due times too.
+    """
+
+    def __init__(self, engine: Engine, *, now: Clock = utcnow, server_clock: bool = False) -> None:
         self.engine = engine
         self.now = now
+        self.server_clock = server_clock
+        self._sql: Statements = statements(engine.dialect.name, server_clock)
 
     @classmethod
     def open(
-        cls, url: str, *, now: Clock | None = None, migrate_schema: bool | None = None
+        cls,
+        url: str,
+        *,
+        now: Clock | None = None,
+        migrate_schema: bool | None = None,
+        server_clock: bool | None = None,
     ) -> Store:
         """Connect to ``url`` and make sure its schema is current.
 
-        ``now``: the clock (tests inject one); by default this machine's UTC clock, shifted to
-        the database server's on PostgreSQL, where machines judge each other's leases (see
-        ``engine.clock_offset``).
+        ``now``: the store's clock; by default this machine's UTC clock (tests inject one).
+
+        ``server_clock``: judge leases and due times by the database server's clock, read in
+        every statement. ``None`` (default): yes on PostgreSQL unless ``now`` is given (an
+        injected clock is there to judge); SQLite is one machine and uses ``now``. A store on
+        the server's clock logs a warning when this machine's clock is more than
+        :data:`CLOCK_SKEW_WARNING_S` off (measured once, at open: it only affects the attempt
+        times this machine records).
 
         ``migrate_schema``: ``True`` applies pending migrations, ``False`` skips the check
         (``db upgrade``/``db current``), ``None`` (default) lets the backend decide: SQLite is
@@ -86,7 +102,8 @@ class Store:
         ``jobrunner db upgrade`` (one worker must not change the schema under the others).
         """
         engine = create_engine(url)
-        store = cls(engine, now=now or utcnow)
+        if server_clock is None:
+            server_clock = now is None and engine.dialect.name == "postgresql"
         prepare: Callable[[Engine], None] | None = None
         if migrate_schema is None:
             implicit = migrates_implicitly(engine)
@@ -94,11 +111,12 @@ class Store:
         elif migrate_schema:
             prepare = migrate.ensure_current
         try:
+            store = cls(engine, now=now or utcnow, server_clock=server_clock)
             with translate_errors(url):
                 if prepare is not None:
                     prepare(engine)
-                if now is None:
-                    store.now = _shifted(clock_offset(engine, utcnow))
+                if server_clock:
+                    _warn_about_skew(clock_offset(engine, store.now))
         except BaseException:
             engine.dispose()
             raise
@@ -143,21 +161,21 @@ class Store:
         with translate_errors(self.engine.url):
             return migrate.upgrade(self.engine)
 
-    # -- queue verbs (see store.queue for the contracts) -----------------------------------
+    # -- queue verbs (contracts in store.intake, claims, endings and admin) ---------------
 
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[Inserted]:
         with self._write() as conn:
-            return queue.enqueue_many(conn, jobs, self.now())
+            return intake.enqueue_many(conn, self._sql, jobs, self.now())
 
     def claim(
         self, n: int, owner: str, lease_ttl: float, label: str | None = None
     ) -> list[ClaimedJob]:
         with self._write() as conn:
-            return queue.claim(conn, self.now(), n, owner, lease_ttl, label)
+            return claims.claim(conn, self._sql, self.now(), n, owner, lease_ttl, label)
 
     def renew_leases(self, owner: str, job_ids: Iterable[int], ttl: float) -> set[int]:
         with self._write() as conn:
-            return queue.renew_leases(conn, self.now(), owner, job_ids, ttl)
+            return claims.renew_leases(conn, self._sql, self.now(), owner, job_ids, ttl)
 
     def complete(
         self,
@@ -168,13 +186,15 @@ class Store:
         transcript: str,
     ) -> None:
         with self._write() as conn:
-            queue.complete(conn, self.now(), job_id, owner, attempt, turns, transcript)
+            endings.complete(conn, self._sql, self.now(), job_id, owner, attempt, turns, transcript)
 
     def retry_later(
         self, job_id: int, owner: str, attempt: AttemptRecord, run_after: datetime
     ) -> JobState:
         with self._write() as conn:
-            return queue.retry_later(conn, self.now(), job_id, owner, attempt, run_after)
+            return endings.retry_later(
+                conn, self._sql, self.now(), job_id, owner, attempt, run_after
+            )
 
     def fail(
         self,
@@ -187,36 +207,49 @@ class Store:
         invalid: bool = False,
     ) -> None:
         with self._write() as conn:
-            queue.fail(conn, self.now(), job_id, owner, attempt, reason, kind, invalid=invalid)
+            endings.fail(
+                conn, self._sql, self.now(), job_id, owner, attempt, reason, kind, invalid=invalid
+            )
 
     def release(self, job_id: int, owner: str) -> None:
         with self._write() as conn:
-            queue.release(conn, self.now(), job_id, owner)
+            endings.release(conn, self._sql, self.now(), job_id, owner)
 
     def reap_expired(self, now: datetime | None = None) -> ReapResult:
+        """Reap the leases expired by the store's clock, or by ``now`` when given."""
+        sql = self._sql if now is None else statements(self.engine.dialect.name)
         with self._write() as conn:
-            return queue.reap_expired(conn, self.now() if now is None else now)
+            return claims.reap_expired(conn, sql, self.now() if now is None else now)
 
     def requeue(
         self, selector: Selector, *, force: bool = False, max_attempts: int | None = None
     ) -> list[int]:
         with self._write() as conn:
-            return queue.requeue(conn, self.now(), selector, force=force, max_attempts=max_attempts)
+            return admin.requeue(
+                conn, self._sql, self.now(), selector, force=force, max_attempts=max_attempts
+            )
 
     def cancel(self, selector: Selector) -> list[int]:
         with self._write() as conn:
-            return queue.cancel(conn, self.now(), selector)
+            return admin.cancel(conn, self._sql, self.now(), selector)
 
     # -- reports ----------------------------------------------------------------------------
 
     def existing_jobs(self, keys: Iterable[str]) -> dict[str, int]:
         """Ids of the jobs that hold these idempotency keys (for ``enqueue --dry-run``)."""
         with self._read() as conn:
-            return queue.existing_jobs(conn, keys)
+            return intake.existing_jobs(conn, self._sql, keys)
+
+    def _judging_now(self, conn: Connection) -> datetime:
+        """Now, by the clock that judges leases: the server's (one round trip) or ``now``."""
+        if self.server_clock:
+            server: datetime = conn.execute(self._sql.server_now).scalar_one()
+            return server
+        return self.now()
 
     def status(self) -> StatusReport:
         with self._read() as conn:
-            return reports.status_report(conn, self.now())
+            return reports.status_report(conn, self._judging_now(conn))
 
     def jobs(
         self,
@@ -236,9 +269,14 @@ class Store:
             return reports.count_jobs(conn, states=states, label=label)
 
     def next_run_after(self, label: str | None = None) -> datetime | None:
-        """When the earliest queued job becomes claimable; ``None`` when none is queued."""
+        """When the earliest queued job becomes claimable, on the store's clock (``due -
+        store.now()`` is the wait, whatever this machine's clock says); ``None`` when none is
+        queued."""
         with self._read() as conn:
-            return reports.next_run_after(conn, label)
+            due = reports.next_run_after(conn, label)
+            if due is None or not self.server_clock:
+                return due
+            return self.now() + (due - self._judging_now(conn))
 
     def job(self, job_id: int) -> JobView | None:
         with self._read() as conn:

@@ -19,9 +19,11 @@ on SQLite; ``INSERT ... ON CONFLICT DO NOTHING`` and the migration lock differ b
 here. A PostgreSQL database is shared by workers on many machines, so it is never migrated
 implicitly (:func:`migrates_implicitly`): a worker of a newer jobrunner must not change the schema
 under running older ones; ``jobrunner db upgrade`` does it, once, on purpose. Connections time out
-after :data:`PG_CONNECT_TIMEOUT_S` instead of libpq's "wait forever", and a server that cannot be
+after :data:`PG_CONNECT_TIMEOUT_S` instead of libpq's "wait forever", statements after
+:data:`PG_STATEMENT_TIMEOUT`, and TCP keepalives (:data:`PG_KEEPALIVES`) notice a server that
+went silent, so a lost database cannot hang a worker's shutdown. A server that cannot be
 reached is reported in one line naming host, port and database (never the password). Leases
-are judged by the database server's clock there (:func:`clock_offset`), not by each machine's.
+are judged by the database server's clock there (``store.timing``), not by each machine's.
 
 All calls are blocking; the store is thread-safe (one engine, a pool of connections), so async
 callers run it with ``anyio.to_thread.run_sync``.
@@ -51,6 +53,19 @@ from jobrunner.redact import redact_db_url
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 #: how long opening a PostgreSQL connection may take (``?connect_timeout=`` in the URL wins)
 PG_CONNECT_TIMEOUT_S = 10
+#: the server cancels a statement that runs longer (our statements take milliseconds; a
+#: ``-c statement_timeout=`` in the URL's ``?options=`` wins, ``0`` turns it off)
+PG_STATEMENT_TIMEOUT = "30s"
+#: libpq TCP keepalives: a database that goes silent (host gone, network cut) is given up on
+#: after idle + interval * count = 60 s instead of the kernel's two hours, and data it never
+#: acknowledges after 60 s (``tcp_user_timeout``, libpq 12+); each key in the URL wins
+PG_KEEPALIVES: dict[str, int] = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
 
 _WRITE = "jobrunner_write"
 _MIGRATION_LOCK_KEY = 0x6A6F6272  # "jobr": a constant advisory-lock key for migrations
@@ -97,10 +112,30 @@ def create_engine(url: str) -> Engine:
 
 
 def _pg_connect_args(url: URL) -> dict[str, Any]:
+    """libpq settings so that no call can hang: the URL's own query parameters win."""
     if url.get_backend_name() != "postgresql":
         return {}
-    defaults = {"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": "jobrunner"}
-    return {key: value for key, value in defaults.items() if key not in url.query}
+    defaults: dict[str, Any] = {
+        "connect_timeout": PG_CONNECT_TIMEOUT_S,
+        "application_name": "jobrunner",
+        **PG_KEEPALIVES,
+    }
+    if _libpq_version() < 120000:
+        del defaults["tcp_user_timeout"]
+    args = {key: value for key, value in defaults.items() if key not in url.query}
+    # the server applies -c options in order: the URL's, coming last, win
+    theirs = url.query.get("options", "")
+    theirs = " ".join(theirs) if isinstance(theirs, tuple) else theirs
+    args["options"] = f"-c statement_timeout={PG_STATEMENT_TIMEOUT} {theirs}".strip()
+    return args
+
+
+def _libpq_version() -> int:
+    try:
+        from psycopg import pq
+    except ImportError:  # another driver: it reports itself when the engine connects
+        return 0
+    return pq.version()
 
 
 def migrates_implicitly(engine: Engine) -> bool:
@@ -115,10 +150,8 @@ def migrates_implicitly(engine: Engine) -> bool:
 def clock_offset(engine: Engine, local: Callable[[], datetime]) -> timedelta:
     """How far the database server's clock is ahead of ``local`` (zero on SQLite).
 
-    On a shared PostgreSQL a lease written by one machine is judged expired by another, so
-    every store reads time as the server tells it: ``local() + offset``. Without that, a worker
-    whose clock runs a minute fast would reap everybody's live leases, and one running slow
-    would keep a dead worker's jobs locked for as long. One round trip, at open.
+    Only for a warning: leases are judged by the server's clock inside the statements, never by
+    ``local`` plus an offset, which an NTP step or a VM resume would make wrong.
     """
     if engine.dialect.name != "postgresql":
         return timedelta(0)
@@ -198,18 +231,17 @@ def begin_read(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def insert_ignoring_conflicts(conn: Connection, table: sa.Table, *index_elements: str) -> Insert:
-    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` in the connection's dialect."""
-    name = conn.dialect.name
-    if name == "sqlite":
+def insert_ignoring_conflicts(dialect: str, table: sa.Table, *index_elements: str) -> Insert:
+    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` in ``dialect``."""
+    if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
-    if name == "postgresql":
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
-    raise StoreError(f"unsupported database dialect {name!r} (use SQLite or PostgreSQL)")
+    raise StoreError(f"unsupported database dialect {dialect!r} (use SQLite or PostgreSQL)")
 
 
 def pick_once(select: sa.Select[Any], name: str) -> sa.CTE:
@@ -229,9 +261,11 @@ def lock_for_migration(conn: Connection) -> None:
     """Serialise concurrent migrators for the rest of ``conn``'s (write) transaction.
 
     SQLite: ``BEGIN IMMEDIATE`` already holds the database's write lock. PostgreSQL: a
-    transaction-scoped advisory lock.
+    transaction-scoped advisory lock; the statement timeout is lifted for the transaction,
+    since waiting for another migrator or building an index on a large queue may take longer.
     """
     if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SET LOCAL statement_timeout = 0"))
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
 
 

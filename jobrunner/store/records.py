@@ -126,7 +126,7 @@ class AttemptRecord:
     http_status: int | None = None
     close_code: int | None = None
     request_id: str | None = None
-    audio_seconds_sent: float = 0.0
+    audio_seconds_sent: float | None = 0.0  # None: unknown (a vanished worker's attempt)
     encoding: str | None = None
     sample_rate: int | None = None
     channel_policy: str | None = None  # e.g. "mono" (downmix) or "first"

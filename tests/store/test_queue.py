@@ -5,6 +5,9 @@ Every test takes its database from ``store_url`` so the same functions run on ea
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -77,12 +80,26 @@ def test_claim_order_priority_then_age_and_filters(store: Store, clock: Clock) -
 
 
 def test_two_workers_never_claim_the_same_job(store: Store, other_store: Store) -> None:
-    enqueue(store, 10)
-    a = store.claim(4, "a", TTL)
-    b = other_store.claim(4, "b", TTL)
-    c = store.claim(4, "a", TTL)
-    ids = [j.id for j in a + b + c]
-    assert len(ids) == len(set(ids)) == 10
+    """Two stores (two workers' connection pools) with three threads each, all claiming at the
+    same moment, round after round: every job is claimed once, and every claimer got some."""
+    ids = set(enqueue(store, 120))
+    claimers = [(store if k % 2 else other_store, f"w{k}") for k in range(6)]
+    rounds = len(ids) // (3 * len(claimers)) + 2
+    together = threading.Barrier(len(claimers), timeout=60)
+
+    def claim_in_rounds(claimer: tuple[Store, str]) -> list[int]:
+        s, owner = claimer
+        got: list[int] = []
+        for _ in range(rounds):
+            together.wait()
+            got.extend(job.id for job in s.claim(3, owner, TTL))
+        return got
+
+    with ThreadPoolExecutor(len(claimers)) as pool:
+        claimed = list(pool.map(claim_in_rounds, claimers))
+    counts = Counter(job_id for got in claimed for job_id in got)
+    assert set(counts) == ids and max(counts.values()) == 1
+    assert [len(got) > 0 for got in claimed] == [True] * 6
 
 
 # -- complete and fencing ---------------------------------------------------------------------
