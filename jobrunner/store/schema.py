@@ -84,6 +84,8 @@ jobs = Table(
     Column("path", Text, nullable=False),
     Column("sha256", String(64)),
     Column("size_bytes", BigInteger),
+    # st_mtime_ns at enqueue: with size and frames, tells a file changed since (NULL: not known)
+    Column("mtime_ns", BigInteger),
     Column("format", String(32)),
     Column("subtype", String(32)),
     Column("sample_rate", Integer),
@@ -113,6 +115,9 @@ jobs = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
+    # the coverage check (timing.coverage): "covered"/"uncovered", NULL without a speech map
+    Column("coverage", String(16)),
+    Column("uncovered_s", Float),
     UniqueConstraint("idempotency_key"),
     CheckConstraint(f"status IN ({_states_sql})", name="status"),
     Index("ix_jobs_claim", "status", "priority", "id"),
@@ -167,6 +172,14 @@ turns = Table(
     Column("resumes", Integer, nullable=False),
     Column("start_wall_s", Float),
     Column("end_wall_s", Float),
+    # "turn.end", or "close": the server's normal close cut the turn off (text = last update)
+    Column("ended_by", String(16), nullable=False, server_default="turn.end"),
+    # aligned with the speech map (timing.align); NULL where the map cannot say
+    Column("speech_start_s", Float),
+    Column("speech_end_s", Float),
+    Column("start_latency_s", Float),
+    Column("end_latency_s", Float),
+    Column("eager_latency_s", Float),
     # one row per turn of a job's current transcript; also the keyset order of exports
     UniqueConstraint("job_id", "channel", "turn_index"),
     Index(None, "attempt_id"),
@@ -182,4 +195,20 @@ transcripts = Table(
     Column("text", Text, nullable=False),
     Column("turn_count", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+speech_maps = Table(
+    "speech_maps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # one map per content, channel mode and detector identity (audio.vad.detector_id)
+    Column("sha256", String(64), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("detector", String(200), nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("speech_s", Float, nullable=False),
+    # SpeechMap.to_json()
+    Column("map", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("sha256", "mode", "detector"),
 )

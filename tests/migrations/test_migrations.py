@@ -29,7 +29,7 @@ def test_migrations_produce_exactly_the_models_schema(store_url: str) -> None:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
             tables = set(sa.inspect(conn).get_table_names())
-    assert tables == {"alembic_version", "jobs", "attempts", "turns", "transcripts"}
+    assert tables == {"alembic_version", "jobs", "attempts", "turns", "transcripts", "speech_maps"}
 
 
 def test_downgrade_to_base_and_back(store_url: str) -> None:
