@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from jobrunner.errors import UsageError
-from jobrunner.store import Store
-from jobrunner.store.engine import database_exists, parse_url, redact
+from jobrunner.redact import redact_db_url
+from jobrunner.store import Store, database_exists, database_file
 
 
 def open_queue(url: str) -> Store:
@@ -20,9 +20,9 @@ def open_queue(url: str) -> Store:
 
 
 def no_queue_message(url: str) -> str:
-    database = parse_url(url).database or ""
+    database = database_file(url)
     where = f" (no file {Path(database).expanduser().resolve()})" if database else ""
     return (
-        f"no job queue at {redact(url)}{where}: `jobrunner enqueue PATH...` creates one; "
+        f"no job queue at {redact_db_url(url)}{where}: `jobrunner enqueue PATH...` creates one; "
         "choose another with --db URL or JOBRUNNER_DB"
     )

@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 
 from jobrunner.cli import AppContext
-from jobrunner.store import Store
-from jobrunner.store.engine import database_exists, redact
-from jobrunner.store.migrate import head_revision
+from jobrunner.redact import redact_db_url
+from jobrunner.store import Store, database_exists, head_revision
 
 
 @click.group("db")
@@ -41,9 +40,9 @@ def upgrade_command(app: AppContext) -> None:
     with Store.open(url, migrate_schema=False) as store:
         before, after = store.upgrade()
     if before == after:
-        click.echo(f"{redact(url)}: already at revision {after}")
+        click.echo(f"{redact_db_url(url)}: already at revision {after}")
     else:
-        click.echo(f"{redact(url)}: upgraded from {before or 'empty'} to {after}")
+        click.echo(f"{redact_db_url(url)}: upgraded from {before or 'empty'} to {after}")
 
 
 @db_command.command("current")
@@ -58,9 +57,9 @@ def current_command(app: AppContext) -> None:
     url = app.settings().db_url
     head = head_revision()
     if not database_exists(url):
-        click.echo(f"{redact(url)}: no database yet (head {head}; created on first use)")
+        click.echo(f"{redact_db_url(url)}: no database yet (head {head}; created on first use)")
         return
     with Store.open(url, migrate_schema=False) as store:
         current = store.revision()
     state = "up to date" if current == head else "behind: run `jobrunner db upgrade`"
-    click.echo(f"{redact(url)}: revision {current or 'none'} (head {head}, {state})")
+    click.echo(f"{redact_db_url(url)}: revision {current or 'none'} (head {head}, {state})")

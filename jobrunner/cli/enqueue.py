@@ -12,8 +12,7 @@ from jobrunner.cli import AppContext
 from jobrunner.cli.views import cell, enqueue_json, enqueue_line
 from jobrunner.enqueue import enqueue_paths
 from jobrunner.errors import UsageError
-from jobrunner.store import Store
-from jobrunner.store.engine import database_exists
+from jobrunner.store import Store, database_exists
 
 
 def _read_manifest(manifest: str) -> tuple[str, Path]:

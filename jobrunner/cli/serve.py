@@ -9,9 +9,15 @@ import click
 
 from jobrunner.config import Secret
 from jobrunner.errors import UsageError
-from jobrunner.server.app import DEFAULT_PORT, RealtimeServer, ServerConfig
-from jobrunner.server.faults import describe, parse_faults
-from jobrunner.server.recognizer import RECOGNIZERS
+from jobrunner.server import (
+    DEFAULT_PORT,
+    RECOGNIZERS,
+    RealtimeServer,
+    ServerConfig,
+    describe_faults,
+    parse_faults,
+    serve_forever,
+)
 
 HELP = """Run the local realtime server: Cartesia's Auto STT endpoint, offline.
 
@@ -124,7 +130,6 @@ def serve_command(
     burst_s: float,
     public: bool,
 ) -> None:
-    from jobrunner.server.local import serve_forever
 
     if api_key_file is not None and api_key:
         raise UsageError("give the key one way: --api-key (or its environment) or --api-key-file")
@@ -146,7 +151,7 @@ def serve_command(
     def ready(app: RealtimeServer) -> None:
         details = [f"engine {engine}", "API key required" if key else "no API key"]
         if spec:
-            details.append(f"faults: {describe(spec.rules)} (seed {seed})")
+            details.append(f"faults: {describe_faults(spec.rules)} (seed {seed})")
         if max_sessions:
             details.append(f"max {max_sessions} sessions")
         click.echo(f"jobrunner serve: listening on {app.url} ({'; '.join(details)})", err=True)

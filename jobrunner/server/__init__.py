@@ -2,7 +2,8 @@
 
 Public API::
 
-    from jobrunner.server import LocalServer, ServerConfig, running_server
+    from jobrunner.server import LocalServer, ServerConfig, running_server, serve_forever
+    from jobrunner.server import parse_faults, describe_faults, RECOGNIZERS, DEFAULT_PORT
     from jobrunner.server.tones import synthesize, write_wav, turn_texts   # test audio
     from jobrunner.server.faults import parse_faults                       # --faults specs
 
@@ -16,16 +17,23 @@ recognizer, ``asr`` extra: decoder, recognition, recognizer) with ``silero`` (VA
 
 from __future__ import annotations
 
-from jobrunner.server.app import RealtimeServer, ServerConfig
+from jobrunner.server.app import DEFAULT_PORT, RealtimeServer, ServerConfig
+from jobrunner.server.faults import describe as describe_faults
+from jobrunner.server.faults import parse_faults
 from jobrunner.server.local import LocalServer, running_server, serve_forever
+from jobrunner.server.recognizer import RECOGNIZERS
 from jobrunner.server.recorder import Handshake, ServerStats
 
 __all__ = [
+    "DEFAULT_PORT",
+    "RECOGNIZERS",
     "Handshake",
     "LocalServer",
     "RealtimeServer",
     "ServerConfig",
     "ServerStats",
+    "describe_faults",
+    "parse_faults",
     "running_server",
     "serve_forever",
 ]

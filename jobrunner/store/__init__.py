@@ -24,6 +24,8 @@ rows, the attempt insert), ``text`` (the rule for text the database cannot hold)
 from __future__ import annotations
 
 from jobrunner.store.api import Store
+from jobrunner.store.engine import database_exists, database_file
+from jobrunner.store.migrate import head_revision
 from jobrunner.store.records import (
     STATES,
     AttemptOutcome,
@@ -59,6 +61,9 @@ __all__ = [
     "TurnRow",
     "TurnView",
     "WorkerView",
+    "database_exists",
+    "database_file",
+    "head_revision",
     "make_owner",
     "utcnow",
 ]

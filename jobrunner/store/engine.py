@@ -94,6 +94,12 @@ def database_exists(url: str) -> bool:
     return database not in ("", ":memory:") and Path(database).expanduser().is_file()
 
 
+def database_file(url: str) -> str | None:
+    """The file of a SQLite URL (``None`` for a server database or an in-memory one)."""
+    parsed = parse_url(url)
+    return parsed.database or None if parsed.get_backend_name() == "sqlite" else None
+
+
 def create_engine(url: str) -> Engine:
     """An engine for ``url`` with this module's SQLite or PostgreSQL settings applied."""
     parsed = parse_url(url)

@@ -10,6 +10,10 @@ import pytest
 import soundfile as sf
 from helpers import invoke
 
+from jobrunner.store import head_revision
+
+HEAD = head_revision()
+
 JOB_KEYS = {
     "id", "state", "attempts", "max_attempts", "duration_s", "path", "label", "reason",
     "error_kind", "sha256", "size_bytes", "format", "subtype", "sample_rate", "channels",
@@ -141,9 +145,9 @@ def test_db_current_and_upgrade(tmp_path: Path) -> None:
     db = tmp_path / "fresh.db"
     assert "no database yet" in invoke(db, "db", "current").stdout
     assert not db.exists()
-    assert "upgraded from empty to 0001" in invoke(db, "db", "upgrade").stdout
-    assert "revision 0001 (head 0001, up to date)" in invoke(db, "db", "current").stdout
-    assert "already at revision 0001" in invoke(db, "db", "upgrade").stdout
+    assert f"upgraded from empty to {HEAD}" in invoke(db, "db", "upgrade").stdout
+    assert f"revision {HEAD} (head {HEAD}, up to date)" in invoke(db, "db", "current").stdout
+    assert f"already at revision {HEAD}" in invoke(db, "db", "upgrade").stdout
 
 
 def test_unusable_database_url_exits_2() -> None:
