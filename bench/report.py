@@ -18,6 +18,7 @@ TEMPLATE = Path(__file__).with_name("BENCHMARKS.template.md")
 #: benchmarks with a section of their own in the template (the rest go under "other")
 SECTIONS = (
     "makespan", "pacing", "resources", "scaling", "run", "enqueue", "export", "store_pg", "vad",
+    "report_speed",
 )  # fmt: skip
 
 
@@ -355,6 +356,10 @@ def render_targets(results: dict[str, Any]) -> str:
         slowest = min(rates, key=rates.__getitem__)
         add("export >= 50,000 turns/s", f"{rates[slowest]:,} turns/s (slowest: {slowest})",
             rates[slowest] >= 50_000, "export")  # fmt: skip
+    for size in _dig(results, "report_speed", "merged", "sizes") or []:
+        if size.get("files") == 1000 and "cli_s" in size:
+            add("`jobrunner report` on 1,000 files < 10 s", f"{size['cli_s']:.1f} s",
+                size["cli_s"] < 10, "report_speed, new process, with references")  # fmt: skip
     if not rows:
         return "_no results yet_"
     return table(["target", "measured (median)", "", "from"], rows)
@@ -367,6 +372,7 @@ RENDERERS: dict[str, Callable[[Any, list[Any]], str]] = {
     "scaling": render_scaling,
     "enqueue": render_enqueue,
     "vad": lambda result, runs: _vad().render(result, runs),
+    "report_speed": lambda result, runs: _report_speed().render(result, runs),
 }
 
 
@@ -375,6 +381,13 @@ def _vad() -> Any:
     import bench.vad
 
     return bench.vad
+
+
+def _report_speed() -> Any:
+    """bench.report_speed imports jobrunner.report and the test helpers: only when rendered."""
+    import bench.report_speed
+
+    return bench.report_speed
 
 
 def render(name: str, result: Any, runs: list[Any]) -> str:

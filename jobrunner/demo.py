@@ -10,7 +10,8 @@ What runs is exactly what a user runs, pointed at a local server instead of Cart
    touched and a second demo runs again instead of finding every file done;
 3. the worker behind ``jobrunner run`` streams them at realtime pace at the default concurrency
    (4: with 5 files of 8-14 s that is about 20 s), with the same leases, retries and storage;
-4. the results are exported to ``<out>/transcripts.jsonl`` and ``<out>/transcripts.csv``.
+4. the results are exported to ``<out>/transcripts.jsonl`` and ``<out>/transcripts.csv``, and
+   ``jobrunner report`` writes ``<out>/report.html`` against the samples' reference texts.
 
 The user's environment (``CARTESIA_API_KEY``, ``JOBRUNNER_DB``, ...) is not read: the demo's
 settings are the ``local`` profile plus the server's address and the demo database.
@@ -28,6 +29,7 @@ from jobrunner.config import load_settings
 from jobrunner.enqueue import enqueue_paths
 from jobrunner.errors import ConfigError
 from jobrunner.export import export
+from jobrunner.report import write_report
 from jobrunner.run import JobOutcome, RunOptions, RunSnapshot, RunSummary, run_queue
 from jobrunner.server import LocalServer, ServerConfig
 from jobrunner.server.recognizer import get_recognizer
@@ -146,6 +148,8 @@ def run_demo(
         outputs = tuple(out_dir / name for name in OUTPUTS)
         export(store, "jsonl", out=outputs[0])
         export(store, "csv", out=outputs[1])
+        references = SAMPLES_DIR / "texts.tsv"
+        outputs += (write_report(store, out_dir / "report.html", references=references),)
         rows = tuple(
             DemoRow(
                 job_id=e.job.id,

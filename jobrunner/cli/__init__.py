@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "export": "jobrunner.cli.export:export_command",
     "demo": "jobrunner.cli.demo:demo_command",
     "speech": "jobrunner.cli.speech:speech_command",
+    "report": "jobrunner.cli.report:report_command",
 }
 
 

@@ -19,7 +19,7 @@ from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
 
-from jobrunner.store import admin, claims, endings, intake, migrate, reports, stream
+from jobrunner.store import admin, claims, endings, intake, migrate, report_queries, reports, stream
 from jobrunner.store.engine import (
     begin_read,
     begin_write,
@@ -40,6 +40,7 @@ from jobrunner.store.records import (
     TurnRow,
     utcnow,
 )
+from jobrunner.store.report_queries import ReportSnapshot
 from jobrunner.store.reports import AttemptView, JobView, StatusReport
 from jobrunner.store.statements import Statements, statements
 from jobrunner.store.stream import ExportJob
@@ -295,3 +296,14 @@ class Store:
     ) -> Iterator[ExportJob]:
         """Stream jobs with transcripts and turns in id order (constant memory)."""
         return stream.iter_export(self._read, states=states, label=label, page_size=page_size)
+
+    def report_snapshot(
+        self, *, states: Iterable[str] | None = None, label: str | None = None
+    ) -> ReportSnapshot:
+        """Everything ``jobrunner report`` reads, whatever the schema revision (never migrates;
+        see ``report_queries``)."""
+        revision = self.revision()
+        with self._read() as conn:
+            return report_queries.read_snapshot(
+                conn, revision, migrate.head_revision(), states=states, label=label
+            )
