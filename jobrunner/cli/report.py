@@ -12,8 +12,7 @@ from jobrunner.cli.database import no_queue_message
 from jobrunner.cli.options import job_filters
 from jobrunner.errors import UsageError
 from jobrunner.report import Report, build_report, write
-from jobrunner.store import Store
-from jobrunner.store.engine import database_exists
+from jobrunner.store import Store, database_exists
 
 DEFAULT_OUTPUT = "report.html"
 
