@@ -64,3 +64,20 @@ def test_installed_wheel_migrates_a_new_database(tmp_path: Path) -> None:
     assert status["total_jobs"] == 0
     head = head_revision()  # the wheel ships the same migrations as the checkout
     assert f"(head {head}, up to date)" in _run(jobrunner, "db", "current", cwd=work)
+
+    # every package of the checkout is in the wheel (a forgotten one breaks only when used)
+    shipped = _run(
+        python,
+        "-c",
+        "import pkgutil, jobrunner; print('\\n'.join(m.name for m in "
+        "pkgutil.walk_packages(jobrunner.__path__, 'jobrunner.')))",
+        cwd=work,
+    ).split()
+    ours = sorted(
+        ".".join(p.relative_to(REPO).parent.parts)
+        for p in (REPO / "jobrunner").rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    )
+    assert [name for name in ours if name not in shipped and name != "jobrunner"] == []
+    for module in ("jobrunner.server.tones.codec", "jobrunner.report", "jobrunner.timing.align"):
+        assert module in shipped
