@@ -305,5 +305,5 @@ class Store:
         revision = self.revision()
         with self._read() as conn:
             return report_queries.read_snapshot(
-                conn, revision, migrate.head_revision(), states=states, label=label
+                conn, revision, migrate.HEAD_REVISION, states=states, label=label
             )

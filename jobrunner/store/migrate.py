@@ -4,29 +4,41 @@ The migrations folder is located with :func:`jobrunner.resources.data_dir`, so t
 checkout and from an installed wheel alike. Upgrades run inside one write transaction that also
 serialises concurrent migrators (several workers starting on a new database): the first upgrades,
 the others wait, see the new revision and do nothing.
+
+Alembic is imported only when a migration is due (or asked about): opening a database that is
+already at :data:`HEAD_REVISION` is one read of ``alembic_version``, which keeps every command's
+start-up free of alembic's import cost.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from typing import TYPE_CHECKING, Final
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from jobrunner.errors import MigrationError
 from jobrunner.resources import data_dir
 from jobrunner.store.engine import begin_read, begin_write, lock_for_migration, redact
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 log = logging.getLogger(__name__)
+
+HEAD_REVISION: Final = "0003"
+"""The newest migration in ``migrations/versions`` (a test holds it to alembic's head)."""
+
+_VERSION_TABLE: Final = "alembic_version"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An alembic configuration for the shipped migrations (no ``alembic.ini`` needed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(data_dir("migrations")))
     if connection is not None:
@@ -36,6 +48,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 @functools.cache
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -48,7 +62,13 @@ def head_revision() -> str:
 
 
 def _revision(conn: Connection) -> str | None:
-    return MigrationContext.configure(conn).get_current_revision()
+    """What alembic's ``get_current_revision`` answers, read without importing alembic."""
+    if not sa.inspect(conn).has_table(_VERSION_TABLE):
+        return None
+    rows = conn.execute(sa.text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalars().all()
+    if len(rows) > 1:
+        raise MigrationError(f"database has several schema heads ({', '.join(rows)})")
+    return rows[0] if rows else None
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -60,6 +80,8 @@ def current_revision(engine: Engine) -> str | None:
 def _check_known(revision: str | None) -> None:
     if revision is None:
         return
+    from alembic.util.exc import CommandError
+
     try:
         known = _scripts().get_revision(revision)
     except CommandError:
@@ -73,6 +95,9 @@ def _check_known(revision: str | None) -> None:
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the database to the head revision. Returns (revision before, revision after)."""
+    from alembic import command
+    from alembic.util.exc import CommandError
+
     head = head_revision()
     with begin_write(engine) as conn:
         lock_for_migration(conn)
@@ -90,9 +115,9 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 def check_current(engine: Engine) -> None:
     """Refuse a database whose schema is not at this jobrunner's head (nothing is changed)."""
     current = current_revision(engine)
-    head = head_revision()
-    if current == head:
+    if current == HEAD_REVISION:
         return
+    head = head_revision()
     _check_known(current)
     where = redact(engine.url)
     if current is None:
@@ -108,7 +133,7 @@ def check_current(engine: Engine) -> None:
 def ensure_current(engine: Engine) -> None:
     """Apply pending migrations; a cheap read when the database is already current."""
     current = current_revision(engine)
-    if current == head_revision():
+    if current == HEAD_REVISION:
         return
     _check_known(current)
     upgrade(engine)

@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from jobrunner.errors import MigrationError
-from jobrunner.store import Store
+from jobrunner.store import Store, migrate
 from jobrunner.store.engine import begin_write
 from jobrunner.store.migrate import alembic_config, head_revision
 from jobrunner.store.schema import metadata
@@ -72,3 +72,21 @@ def test_processes_meeting_a_new_database_migrate_it_once(empty_store_url: str) 
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         assert out.strip() == head_revision()
+
+
+def test_the_head_constant_is_the_newest_migration() -> None:
+    assert migrate.HEAD_REVISION == migrate.head_revision()
+
+
+def test_opening_a_current_database_does_not_import_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    with Store.open(url):  # created and migrated here
+        pass
+    probe = (
+        "import sys; from jobrunner.store import Store\n"
+        f"with Store.open({url!r}) as store: store.status()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
