@@ -28,21 +28,59 @@ from jobrunner.errors import JobrunnerError
 # second (bench/server.py). Set before any command imports numpy; a user's own value wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-#: command name -> "module:attribute"; add a line here when a command module is added.
-COMMANDS: dict[str, str] = {
-    "enqueue": "jobrunner.cli.enqueue:enqueue_command",
-    "status": "jobrunner.cli.status:status_command",
-    "jobs": "jobrunner.cli.jobs:jobs_command",
-    "db": "jobrunner.cli.db:db_command",
-    "transcribe": "jobrunner.cli.transcribe:transcribe",
-    "serve": "jobrunner.cli.serve:serve_command",
-    "run": "jobrunner.cli.run:run_command",
-    "retry": "jobrunner.cli.retry:retry_command",
-    "cancel": "jobrunner.cli.cancel:cancel_command",
-    "export": "jobrunner.cli.export:export_command",
-    "demo": "jobrunner.cli.demo:demo_command",
-    "speech": "jobrunner.cli.speech:speech_command",
-    "report": "jobrunner.cli.report:report_command",
+#: command name -> ("module:attribute", its one-line summary). ``jobrunner --help`` lists the
+#: summaries without importing any command (a test holds them to each command's own help); add
+#: a line here when a command module is added.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "enqueue": (
+        "jobrunner.cli.enqueue:enqueue_command",
+        "Queue audio files and folders as jobs, once each.",
+    ),
+    "status": (
+        "jobrunner.cli.status:status_command",
+        "Jobs and audio hours per state, the oldest queued job, the most common failure",
+    ),
+    "jobs": (
+        "jobrunner.cli.jobs:jobs_command",
+        "List jobs in id order: id, state, attempts, duration, path, reason.",
+    ),
+    "db": ("jobrunner.cli.db:db_command", "Database schema: show the revision or upgrade it."),
+    "transcribe": (
+        "jobrunner.cli.transcribe:transcribe",
+        "Transcribe one recording through a realtime session; no database.",
+    ),
+    "serve": (
+        "jobrunner.cli.serve:serve_command",
+        "Run the local realtime server: Cartesia's Auto STT endpoint, offline.",
+    ),
+    "run": (
+        "jobrunner.cli.run:run_command",
+        "Transcribe the queued jobs through at most N realtime sessions at once.",
+    ),
+    "retry": (
+        "jobrunner.cli.retry:retry_command",
+        "Queue jobs again with a fresh attempt budget; the next `jobrunner run` does them.",
+    ),
+    "cancel": (
+        "jobrunner.cli.cancel:cancel_command",
+        "Cancel queued or running jobs; `jobrunner retry --cancelled` undoes it.",
+    ),
+    "export": (
+        "jobrunner.cli.export:export_command",
+        "Export jobs with their transcripts and per-turn timings, in id order.",
+    ),
+    "demo": (
+        "jobrunner.cli.demo:demo_command",
+        "Run the whole product offline on the bundled recordings, no API key needed.",
+    ),
+    "speech": (
+        "jobrunner.cli.speech:speech_command",
+        "Print where FILE has speech, from the voice activity detector behind the speech map.",
+    ),
+    "report": (
+        "jobrunner.cli.report:report_command",
+        "Write one self-contained HTML page on the queue: summary, accuracy (WER, with",
+    ),
 }
 
 
@@ -64,11 +102,21 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in COMMANDS:
-            module_name, attr = COMMANDS[cmd_name].split(":")
+            module_name, attr = COMMANDS[cmd_name][0].split(":")
             command = getattr(importlib.import_module(module_name), attr)
             assert isinstance(command, click.Command)
             return command
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from :data:`COMMANDS`' summaries: ``--help`` imports no command."""
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [
+            (name, click.Command(name, help=summary).get_short_help_str(limit))
+            for name, (_, summary) in sorted(COMMANDS.items())
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
