@@ -1,17 +1,21 @@
 """The one helpers module of the test suite (pytest puts ``tests/`` on ``sys.path``).
 
-Shared by every test area: the type of the ``serve`` fixture, the CLI wrapper and the settings of
-a quick run against the bundled server. Area-specific helpers (``workerkit``, ``clientkit``,
+Shared by every test area: the type of the ``serve`` fixture, the CLI wrapper, the settings of
+a quick run against the bundled server, and a fake of the service for what the bundled server
+never does (:func:`cutting_service`). Area-specific helpers (``workerkit``, ``clientkit``,
 ``storekit``, ...) build on these.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from os import PathLike
 from typing import Any
 
 from click.testing import CliRunner, Result
+from websockets.asyncio.server import ServerConnection, serve
 
 from jobrunner.cli import cli
 from jobrunner.config import Settings
@@ -66,3 +70,43 @@ def fast_settings(
         values["db_url"] = db_url
     values.update(changes)
     return Settings(**values)
+
+
+#: the request id of every :func:`cutting_service` event
+CUTTING_RID = "req-open-turn"
+
+
+def _event(kind: str, transcript: str | None = None) -> str:
+    data = {"type": kind, "request_id": CUTTING_RID}
+    if transcript is not None:
+        data["transcript"] = transcript
+    return json.dumps(data)
+
+
+@asynccontextmanager
+async def cutting_service(close_code: int, *, before_our_close: bool = False) -> AsyncIterator[str]:
+    """A fake of the service that ends one turn ("Hello."), leaves a second one open with text
+    (" Cut off"), then closes with ``close_code`` once our close arrives (or at once,
+    ``before_our_close``), whatever audio it got. The bundled server always ends its turns;
+    whether the real service ever cuts one off is unknown. Yields its URL."""
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(_event("connected"))
+        for frame in [
+            _event("turn.start"),
+            _event("turn.update", "Hello"),
+            _event("turn.end", "Hello."),
+            _event("turn.start"),
+            _event("turn.update", " Cut"),
+            _event("turn.eager_end", " Cut off"),
+        ]:
+            await ws.send(frame)
+        if not before_our_close:
+            async for message in ws:
+                if isinstance(message, str) and json.loads(message)["type"] == "close":
+                    break
+        await ws.close(close_code)
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"

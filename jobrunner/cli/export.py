@@ -76,14 +76,16 @@ def export_command(
       by file: job_id, path, label, status, error_kind, error, duration_s, sample_rate,
         channels, format, subtype, sha256, encoding, model, request_id, attempts,
         transcript_attempt, finished_at, turn_count, transcript
-        (JSONL adds turns: [{index, channel, transcript, <timings>}])
+        (JSONL adds turns: [{index, channel, transcript, <timings>, ended_by}])
       by turn: job_id, path, label, status, sha256, model, request_id, turn_index, channel,
-        <timings>, transcript
+        <timings>, transcript, ended_by
       timings: start_s, end_s, first_update_s, eager_end_s, updates, eager_ends, resumes,
         start_wall_s, end_wall_s
     transcript is the turn texts joined verbatim. start_s/end_s are the seconds of audio sent
     when turn.start/turn.end arrived (the service sends no timestamps): never before the speech,
     late by the service's reaction time; end_s includes the closing silence it waits for.
+    ended_by is "turn.end", or "close" for a turn the server's normal close cut off: its text
+    is the turn's last update.
 
     \b
     CSV: text fields quoted, numbers not, CRLF; reads back exactly with Python's csv module.

@@ -53,6 +53,7 @@ def summary_json(summary: RunSummary) -> dict[str, Any]:
         "interrupted": summary.interrupted,
         "stop_error": None if summary.stop_error is None else str(summary.stop_error),
         "exit_code": summary.exit_code,
+        "turns_ended_by_close": counts.turns_ended_by_close,
     }
 
 
@@ -68,6 +69,8 @@ def summary_line(summary: RunSummary) -> str:
         parts.append(f"{counts.released} released")
     if counts.cancelled:
         parts.append(f"{counts.cancelled} cancelled")
+    if cut := counts.turns_ended_by_close:
+        parts.append(f"{cut} turn{'' if cut == 1 else 's'} ended by the server's close")
     limit = f"concurrency {summary.ceiling}"
     if summary.lowest_limit < summary.ceiling:
         limit += f", lowered to {summary.lowest_limit} by {counts.rate_limited} rate limits"

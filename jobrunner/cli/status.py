@@ -32,9 +32,10 @@ def status_command(app: AppContext, as_json: bool) -> None:
       (queued running succeeded failed invalid cancelled), "queued_waiting" (queued jobs
       waiting for a retry backoff), "oldest_queued": {id, path, created_at, age_s} | null,
       "top_failures": [{error_kind, reason, jobs}], "workers": [{owner, host, pid,
-      running, job_ids, lease_expires_at, live}]} (workers: every process holding leases,
-      on any machine; live false = its leases expired). Times are ISO 8601 UTC; keys are
-      only ever added.
+      running, job_ids, lease_expires_at, live}], "turns_ended_by_close"} (workers: every
+      process holding leases, on any machine; live false = its leases expired;
+      turns_ended_by_close: stored turns that the server's normal close cut off, their text
+      is the last update). Times are ISO 8601 UTC; keys are only ever added.
     """
     with open_queue(app.settings().db_url) as store:
         report = store.status()
@@ -62,6 +63,11 @@ def render(report: StatusReport) -> str:
         lines.append("most common failure reasons:")
         for f in report.top_failures:
             lines.append(f"  {f.jobs:>6}  {f.error_kind or '-'}: {cell(f.reason or '-')}")
+    if report.turns_ended_by_close:
+        lines.append(
+            f"turns ended by the server's close: {report.turns_ended_by_close} "
+            "(their text is the last update)"
+        )
     lines.extend(render_workers(report))
     return "\n".join(lines)
 

@@ -76,6 +76,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         },
         "top_failures": [dataclasses.asdict(f) for f in report.top_failures],
         "workers": [_jsonable(w) for w in report.workers],
+        "turns_ended_by_close": report.turns_ended_by_close,
     }
 
 

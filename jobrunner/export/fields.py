@@ -9,6 +9,9 @@ Timings (the service sends no timestamps; see the README, "Timings"): ``start_s`
 audio clock, never earlier than the speech that caused the event. ``start_wall_s`` /
 ``end_wall_s`` are wall-clock seconds from the session start. They are rounded to the
 millisecond (the audio clock moves in chunks of ~100 ms anyway); nothing is "corrected".
+
+``ended_by`` is ``turn.end``, or ``close`` for a turn that the server's normal close cut off
+while it held text: its transcript is its last cumulative update, not a final text.
 """
 
 from __future__ import annotations
@@ -56,7 +59,13 @@ TIMING_FIELDS: tuple[str, ...] = (
 )
 
 #: one turn inside a JSONL-by-file object's ``turns`` list
-NESTED_TURN_FIELDS: tuple[str, ...] = ("index", "channel", "transcript", *TIMING_FIELDS)
+NESTED_TURN_FIELDS: tuple[str, ...] = (
+    "index",
+    "channel",
+    "transcript",
+    *TIMING_FIELDS,
+    "ended_by",
+)
 
 #: one per turn (``--by turn``): the job's key fields, then the turn
 TURN_FIELDS: tuple[str, ...] = (
@@ -71,6 +80,7 @@ TURN_FIELDS: tuple[str, ...] = (
     "channel",
     *TIMING_FIELDS,
     "transcript",
+    "ended_by",
 )
 
 
@@ -124,7 +134,7 @@ def file_row(e: ExportJob) -> tuple[Any, ...]:
 
 def nested_turn(t: TurnView) -> tuple[Any, ...]:
     """The values of :data:`NESTED_TURN_FIELDS` for one turn."""
-    return (t.index, t.channel, t.transcript, *timings(t))
+    return (t.index, t.channel, t.transcript, *timings(t), t.ended_by)
 
 
 #: how many of :data:`TURN_FIELDS` are the job's (the rest are the turn's)
@@ -139,4 +149,4 @@ def job_key(e: ExportJob) -> tuple[Any, ...]:
 
 def turn_part(t: TurnView) -> tuple[Any, ...]:
     """The turn's values that follow :func:`job_key` in a :data:`TURN_FIELDS` row."""
-    return (t.index, t.channel, *timings(t), t.transcript)
+    return (t.index, t.channel, *timings(t), t.transcript, t.ended_by)

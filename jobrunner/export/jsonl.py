@@ -58,7 +58,7 @@ def nested_turn_json(t: TurnView) -> str:
     """A turn in a by-file object's ``turns`` (``NESTED_TURN_FIELDS``)."""
     return (
         f'{{"index": {t.index}, "channel": {t.channel}, "transcript": {_string(t.transcript)}, '
-        f"{_timings(t)}}}"
+        f'{_timings(t)}, "ended_by": {_string(t.ended_by)}}}'
     )
 
 
@@ -67,7 +67,7 @@ def turn_tail_json(t: TurnView) -> str:
     the closing brace."""
     return (
         f'"turn_index": {t.index}, "channel": {t.channel}, {_timings(t)}, '
-        f'"transcript": {_string(t.transcript)}}}'
+        f'"transcript": {_string(t.transcript)}, "ended_by": {_string(t.ended_by)}}}'
     )
 
 

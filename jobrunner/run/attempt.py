@@ -192,6 +192,7 @@ class Attempt:
             turns=len(rows),
             transcript=result.transcript,
             request_id=result.request_id,
+            turns_ended_by_close=result.turns_ended_by_close,
         )
 
     async def _release(self) -> JobOutcome:

@@ -28,7 +28,9 @@ class JobOutcome:
     """One attempt's end. ``outcome``: ``succeeded``; ``retry`` (queued again from
     ``run_after``); ``failed``/``invalid`` (for good, ``reason`` says why); ``released`` (given
     back at shutdown, no attempt spent); ``cancelled`` (by ``jobrunner cancel`` while it ran);
-    ``lost`` (our lease was gone: reaped after we failed to renew it; nothing written)."""
+    ``lost`` (our lease was gone: reaped after we failed to renew it; nothing written).
+    ``turns_ended_by_close``: of a success's turns, those the server's normal close ended
+    (their text is the last update)."""
 
     job_id: int
     path: str
@@ -44,6 +46,7 @@ class JobOutcome:
     reason: str | None = None
     run_after: datetime | None = None
     request_id: str | None = None
+    turns_ended_by_close: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class Counts:
     connect_retries: int = 0
     requeued_failed: int = 0
     reaped: int = 0
+    #: turns of this run's successes that the server's normal close ended (text = last update)
+    turns_ended_by_close: int = 0
     done_audio_s: float = 0.0
     claimed_audio_s: float = 0.0
     queued: int = 0
@@ -90,7 +95,11 @@ class Counts:
         """An attempt ended: done for good, back in the queue, or gone (cancelled, lost)."""
         kind, seconds = outcome.outcome, outcome.duration_s
         if kind == "succeeded":
-            new = replace(self, succeeded=self.succeeded + 1)
+            new = replace(
+                self,
+                succeeded=self.succeeded + 1,
+                turns_ended_by_close=self.turns_ended_by_close + outcome.turns_ended_by_close,
+            )
         elif kind == "failed":
             new = replace(self, failed=self.failed + 1)
         elif kind == "invalid":

@@ -68,6 +68,7 @@ def turn_rows(turns: Sequence[Turn], origin: float) -> list[TurnRow]:
             resumes=t.resumes,
             start_wall_s=t.start_at - origin,
             end_wall_s=None if t.end_at is None else t.end_at - origin,
+            ended_by=t.ended_by or "turn.end",
         )
         for t in turns
     ]

@@ -153,6 +153,9 @@ class TurnRow:
     resumes: int = 0
     start_wall_s: float | None = None
     end_wall_s: float | None = None
+    #: ``"turn.end"``, or ``"close"``: the server's normal close ended the turn, whose text is
+    #: its last cumulative update
+    ended_by: str = "turn.end"
 
 
 @dataclass(frozen=True)

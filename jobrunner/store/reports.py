@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from jobrunner.store.records import STATES, JobState
-from jobrunner.store.schema import attempts, jobs
+from jobrunner.store.schema import attempts, jobs, turns
 
 
 @dataclass(frozen=True)
@@ -243,6 +243,8 @@ class StatusReport:
     oldest_queued: JobView | None
     top_failures: tuple[FailureReason, ...]  # failed and invalid jobs by reason, most first
     workers: tuple[WorkerView, ...]
+    #: turns of the stored transcripts that the server's normal close ended (text = last update)
+    turns_ended_by_close: int = 0
 
     def count(self, state: str) -> int:
         return next((s.jobs for s in self.states if s.state == state), 0)
@@ -274,6 +276,9 @@ def status_report(conn: Connection, now: datetime, *, top: int = 5) -> StatusRep
         .order_by(sa.desc("n"), jobs.c.error_kind, jobs.c.last_error)
         .limit(top)
     )
+    cut = conn.execute(
+        sa.select(sa.func.count()).select_from(turns).where(turns.c.ended_by == "close")
+    ).scalar_one()
     return StatusReport(
         generated_at=now,
         total_jobs=sum(s.jobs for s in states),
@@ -283,6 +288,7 @@ def status_report(conn: Connection, now: datetime, *, top: int = 5) -> StatusRep
         oldest_queued=None if oldest_row is None else job_view(oldest_row),
         top_failures=tuple(FailureReason(kind, reason, int(n)) for kind, reason, n in failures),
         workers=worker_sessions(conn, now),
+        turns_ended_by_close=int(cut),
     )
 
 

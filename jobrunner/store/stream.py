@@ -36,6 +36,7 @@ class TurnView(NamedTuple):
     resumes: int
     start_wall_s: float | None
     end_wall_s: float | None
+    ended_by: str  # "turn.end", or "close" (the server's normal close ended the turn)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ def test_status_json_schema_ages_and_workers(store_url: str) -> None:
         data = json.loads(json.dumps(status_json(store.status())))
     assert list(data) == [
         "schema", "generated_at", "total_jobs", "total_audio_s", "states", "queued_waiting",
-        "oldest_queued", "top_failures", "workers",
+        "oldest_queued", "top_failures", "workers", "turns_ended_by_close",
     ]  # fmt: skip
     assert data["schema"] == "jobrunner.status/1"
     assert data["generated_at"] == "2030-01-02T03:05:35.678000Z"
@@ -49,6 +49,7 @@ def test_status_json_schema_ages_and_workers(store_url: str) -> None:
             "live": True,
         }
     ]
+    assert data["turns_ended_by_close"] == 0
 
 
 def test_job_json_keys_in_their_documented_order(store_url: str) -> None:

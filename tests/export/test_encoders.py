@@ -43,6 +43,7 @@ TURN = st.builds(
     resumes=INT,
     start_wall_s=SECONDS,
     end_wall_s=SECONDS,
+    ended_by=st.sampled_from(["turn.end", "close"]),
 )
 VALUE = st.one_of(st.none(), TEXT, st.integers(), st.floats(allow_nan=False, allow_infinity=False))
 

@@ -44,7 +44,7 @@ def test_an_outcome_line_keeps_its_keys_order_and_rounding() -> None:
 def test_the_summary_object_and_line_keep_their_shape() -> None:
     counts = Counts(
         claimed=9, succeeded=5, failed=1, invalid=1, retries=3, released=1, cancelled=1,
-        rate_limited=4, done_audio_s=5400.0,
+        rate_limited=4, done_audio_s=5400.0, turns_ended_by_close=2,
     )  # fmt: skip
     summary = RunSummary(
         counts, elapsed_s=61.23456, ceiling=8, final_limit=4, lowest_limit=2, interrupted=False,
@@ -54,10 +54,12 @@ def test_the_summary_object_and_line_keep_their_shape() -> None:
         '{"schema": "jobrunner.run-summary/1", "claimed": 9, "succeeded": 5, "failed": 1, '
         '"invalid": 1, "retries": 3, "released": 1, "cancelled": 1, "elapsed_s": 61.235, '
         '"audio_s": 5400.0, "concurrency": 8, "lowest_concurrency": 2, "rate_limited": 4, '
-        '"interrupted": false, "stop_error": "401: bad key", "exit_code": 3}'
+        '"interrupted": false, "stop_error": "401: bad key", "exit_code": 3, '
+        '"turns_ended_by_close": 2}'
     )
     assert summary_line(summary) == (
-        "run: 5 succeeded, 1 failed, 1 invalid, 3 retried, 1 released, 1 cancelled in 61.2 s "
+        "run: 5 succeeded, 1 failed, 1 invalid, 3 retried, 1 released, 1 cancelled, "
+        "2 turns ended by the server's close in 61.2 s "
         "(1.500 h audio; concurrency 8, lowered to 2 by 4 rate limits)"
     )
     quiet = RunSummary(
