@@ -16,6 +16,11 @@ from jobrunner.store import JobState
 @click.option("--failed", is_flag=True, help="Failed jobs (the default when no state is given).")
 @click.option("--cancelled", is_flag=True, help="Cancelled jobs.")
 @click.option(
+    "--invalid",
+    is_flag=True,
+    help="Invalid jobs that a run found invalid (not those refused at enqueue).",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Succeeded jobs too (the old transcript stays until a new attempt succeeds).",
@@ -27,37 +32,52 @@ def retry_command(
     jobs: tuple[str, ...],
     failed: bool,
     cancelled: bool,
+    invalid: bool,
     force: bool,
     label: str | None,
 ) -> None:
     """Queue jobs again with a fresh attempt budget; the next `jobrunner run` does them.
 
     Without JOB_ID/PATH every failed job (of --label) is queued again; name jobs to pick
-    some. --cancelled takes cancelled jobs instead (with --failed: both). --force also
-    re-runs succeeded jobs: the old transcript stays until the new attempt succeeds, and a
-    failed re-run leaves it in place. Queued, running and invalid jobs are never touched
-    (fix an invalid file and enqueue it again).
+    some. --cancelled takes cancelled jobs instead, --invalid invalid ones (add --failed for
+    both). --force also re-runs succeeded jobs: the old transcript stays until the new
+    attempt succeeds, and a failed re-run leaves it in place. Queued and running jobs are
+    never touched, nor are jobs refused at enqueue (an empty, truncated or undecodable file:
+    fix it and enqueue it again).
 
     \b
     Examples:
       jobrunner retry                      # every failed job
       jobrunner retry 12 15 ~/calls/a.wav  # these, if failed
       jobrunner retry --cancelled --label calls
+      jobrunner retry --invalid            # jobs a run found invalid
       jobrunner retry --force 12           # re-run job 12 whatever its state
       jobrunner run --retry-failed         # retry every failed job and run, in one go
     """
     states: list[JobState] = []
-    if failed or not cancelled:
+    if failed or not (cancelled or invalid):
         states.append(JobState.FAILED)
     if cancelled:
         states.append(JobState.CANCELLED)
+    if invalid:
+        states.append(JobState.INVALID)
     if force:
         states.append(JobState.SUCCEEDED)
-    chosen = None if force and jobs and not (failed or cancelled) else tuple(states)
+    chosen = None if force and jobs and not (failed or cancelled or invalid) else tuple(states)
     with open_queue(app.settings().db_url) as store:
-        ids = store.requeue(selector(jobs, label=label, states=chosen), force=force)
+        which = selector(jobs, label=label, states=chosen)
+        ids = store.requeue(which, force=force, invalid=invalid)
+        refused = store.count(states=["invalid"], label=label) if invalid and not jobs else 0
+    if refused:
+        click.echo(
+            f"retry: {refused} invalid jobs were refused at enqueue and stay invalid "
+            "(fix the file and enqueue it again)"
+        )
     if not ids:
-        click.echo("retry: no job matched (only failed/cancelled jobs, or succeeded with --force)")
+        click.echo(
+            "retry: no job matched (only failed/cancelled jobs, invalid ones with --invalid, "
+            "or succeeded with --force)"
+        )
         return
     shown = ", ".join(f"#{i}" for i in ids[:20]) + (" ..." if len(ids) > 20 else "")
     click.echo(f"retry: {len(ids)} jobs queued again ({shown}); `jobrunner run` does them")

@@ -22,17 +22,18 @@ from jobrunner.store.timing import clock_params
 
 
 def _selected(
-    selector: Selector, allowed: set[JobState]
+    selector: Selector, allowed: set[JobState], *extra: sa.ColumnElement[bool]
 ) -> Iterator[Sequence[sa.ColumnElement[bool]]]:
     """WHERE clauses (one set per chunk of named jobs) for jobs matching ``selector`` whose
-    state is in ``allowed``. Paths and labels pass the text rule, so a path matches the job
-    it was stored as."""
+    state is in ``allowed``, and ``extra``. Paths and labels pass the text rule, so a path
+    matches the job it was stored as."""
     states = (
         allowed if selector.states is None else allowed & {JobState(s) for s in selector.states}
     )
     if not states:
         return
     base: list[sa.ColumnElement[bool]] = [jobs.c.status.in_(sorted(s.value for s in states))]
+    base.extend(extra)
     if selector.label is not None:
         base.append(jobs.c.label == fit_optional(jobs.c.label, selector.label))
     if not selector.ids and not selector.paths:
@@ -62,18 +63,24 @@ def requeue(
     *,
     force: bool = False,
     max_attempts: int | None = None,
+    invalid: bool = False,
 ) -> list[int]:
-    """Queue failed or cancelled jobs again (``force``: succeeded ones too) with a fresh attempt
-    budget. Returns the ids queued.
+    """Queue failed or cancelled jobs again (``force``: succeeded ones too; ``invalid``:
+    invalid ones too) with a fresh attempt budget. Returns the ids queued.
 
     A forced re-run keeps the old transcript and turns until a new attempt completes; while it
-    waits or runs its state is ``queued``/``running`` like any other job.
+    waits or runs its state is ``queued``/``running`` like any other job. Of the invalid jobs
+    only those a run found invalid go back: a job refused at enqueue has no probed audio to
+    stream (fixing its file and enqueueing it again makes a new job).
     """
     allowed = {JobState.FAILED, JobState.CANCELLED}
     if force:
         allowed.add(JobState.SUCCEEDED)
+    if invalid:
+        allowed.add(JobState.INVALID)
+    probed = sa.or_(jobs.c.status != JobState.INVALID.value, jobs.c.frames.is_not(None))
     params = {**clock_params(now), "max_attempts_": max_attempts}
-    return _update(conn, sql.requeue, _selected(selector, allowed), params)
+    return _update(conn, sql.requeue, _selected(selector, allowed, probed), params)
 
 
 def cancel(conn: Connection, sql: Statements, now: datetime, selector: Selector) -> list[int]:

@@ -223,11 +223,22 @@ class Store:
             return claims.reap_expired(conn, sql, self.now() if now is None else now)
 
     def requeue(
-        self, selector: Selector, *, force: bool = False, max_attempts: int | None = None
+        self,
+        selector: Selector,
+        *,
+        force: bool = False,
+        max_attempts: int | None = None,
+        invalid: bool = False,
     ) -> list[int]:
         with self._write() as conn:
             return admin.requeue(
-                conn, self._sql, self.now(), selector, force=force, max_attempts=max_attempts
+                conn,
+                self._sql,
+                self.now(),
+                selector,
+                force=force,
+                max_attempts=max_attempts,
+                invalid=invalid,
             )
 
     def cancel(self, selector: Selector) -> list[int]:
