@@ -65,6 +65,7 @@ def _new_job(p: Inspected, d: _JobDefaults) -> NewJob:
         max_attempts=d.max_attempts,
         sha256=p.sha256,
         size_bytes=p.size_bytes,
+        mtime_ns=p.mtime_ns,
         format=None if info is None else info.format,
         subtype=None if info is None else info.subtype,
         sample_rate=None if info is None else info.sample_rate,

@@ -22,6 +22,7 @@ class Inspected:
     sha256: str | None
     reason: str | None
     size_bytes: int | None = None
+    mtime_ns: int | None = None
 
 
 def inspect_file(path: str) -> Inspected:
@@ -32,16 +33,17 @@ def inspect_file(path: str) -> Inspected:
         reason = None
     except AudioError as exc:
         info, reason = None, exc.reason
-    digest = size = None
+    digest = size = mtime = None
     if info is not None or os.path.isfile(path):
         try:
+            # stat before hashing: a file written meanwhile then looks changed at run time
+            st = os.stat(path)
+            size, mtime = st.st_size, st.st_mtime_ns
             digest = sha256_file(path)
-            size = os.path.getsize(path)
         except (AudioError, OSError) as exc:
             info, reason = None, reason or getattr(exc, "reason", str(exc))
-    return Inspected(
-        storable(path), info, digest, None if reason is None else storable(reason), size
-    )
+    why = None if reason is None else storable(reason)
+    return Inspected(storable(path), info, digest, why, size, mtime)
 
 
 def idempotency_key(fingerprint: str, sha256: str | None, path: str, valid: bool) -> str:

@@ -68,6 +68,8 @@ def claim(
             lease_owner=owner,
             lease_expires_at=r["lease_expires_at"],
             budget_attempt=r["attempts"] - r["attempt_base"],
+            size_bytes=r["size_bytes"],
+            mtime_ns=r["mtime_ns"],
         )
         for r in rows
     ]

@@ -61,6 +61,8 @@ class NewJob:
     max_attempts: int
     sha256: str | None = None
     size_bytes: int | None = None
+    #: ``st_mtime_ns`` when it was probed: with the size, tells a run the file changed since
+    mtime_ns: int | None = None
     format: str | None = None
     subtype: str | None = None
     sample_rate: int | None = None
@@ -106,6 +108,9 @@ class ClaimedJob:
     lease_expires_at: datetime
     #: this attempt's number within the current budget (1 = first since enqueue or requeue)
     budget_attempt: int = 1
+    #: the file's size and ``st_mtime_ns`` at enqueue (``None``: not recorded, not compared)
+    size_bytes: int | None = None
+    mtime_ns: int | None = None
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ def job_row(job: NewJob) -> dict[str, Any]:
         "path": job.path,
         "sha256": job.sha256,
         "size_bytes": job.size_bytes,
+        "mtime_ns": job.mtime_ns,
         "format": job.format,
         "subtype": job.subtype,
         "sample_rate": job.sample_rate,

@@ -47,6 +47,8 @@ CLAIM_COLUMNS = (
     jobs.c.max_attempts,
     jobs.c.priority,
     jobs.c.lease_expires_at,
+    jobs.c.size_bytes,
+    jobs.c.mtime_ns,
 )
 
 
