@@ -8,10 +8,15 @@ another attempt is decided by class (``retryable``), never by parsing messages::
     JobrunnerError
     ├── UsageError                  bad flags, paths or config (exit 2)
     ├── ConfigError                 a config file or profile that cannot be used (exit 2)
-    ├── AudioError                  the file itself cannot be streamed -> job ``invalid``
+    ├── AudioError                  the file's content can never be streamed -> job ``invalid``
+    ├── SourceError                 the file as a worker finds it at run time (path, reason)
+    │   ├── FileUnavailableError    missing or unreadable here and now (moved, share      retryable
+    │   │                           unmounted, a machine without the mount): no session opened
+    │   └── FileChangedError        not the file that was enqueued (size, mtime, frames)  permanent
     ├── StoreError
     │   ├── StaleStateError         compare-and-swap lost: the row was not in the expected state
     │   │   └── LeaseLostError      our lease was reaped or taken; write nothing
+    │   ├── ResultNotStoredError    an attempt's final write failed (not a lost lease)   retryable
     │   └── DatabaseUnavailableError / MigrationError
     └── SessionError                a realtime session failed (carries the attempt's facts)
         ├── ConnectError            refused, DNS, TLS, open timeout                      retryable
@@ -26,6 +31,7 @@ another attempt is decided by class (``retryable``), never by parsing messages::
         ├── StallError              no event and no close for too long                  retryable
         ├── DrainError              the server closed before the drain completed        retryable
         ├── ProtocolViolationError  the server broke the event contract                 retryable
+        ├── SessionStalledError     outlived its watchdog (a read that hangs)            retryable
         └── SessionCancelled        we stopped it (job cancelled, shutdown): a give-back, not
                                     a failure; never retried by class, the worker releases
 """
@@ -58,7 +64,9 @@ class ConfigError(JobrunnerError):
 
 
 class AudioError(JobrunnerError):
-    """The audio file cannot be read or streamed; the job becomes ``invalid``."""
+    """The audio file's content cannot be streamed (it can never decode); the job becomes
+    ``invalid``. A file that is missing or unreadable at run time is a
+    :class:`FileUnavailableError` instead: that can change."""
 
     kind = "invalid_audio"
 
@@ -66,6 +74,35 @@ class AudioError(JobrunnerError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class SourceError(JobrunnerError):
+    """The file, as a worker finds it before (or while) streaming it, is not what the queue
+    knows: the attempt fails without a session, the job is not ``invalid``."""
+
+    kind = "source"
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class FileUnavailableError(SourceError):
+    """Missing or unreadable here and now: moved, a share unmounted, a worker on a machine
+    without the mount. A failed attempt like any transient one (backoff, budget), because the
+    file may well be back; a worker that sees most of its files so stops (``run.sight``)."""
+
+    kind = "file_unavailable"
+    retryable = True
+
+
+class FileChangedError(SourceError):
+    """Not the file that was enqueued (size, mtime, frames or rate differ): a recorder that
+    rotates segments under one name. Transcribing it would store new audio under the old
+    hash, so the job fails for good; enqueueing the file again makes a new job of it."""
+
+    kind = "file_changed"
 
 
 class StoreError(JobrunnerError):
@@ -82,6 +119,15 @@ class LeaseLostError(StaleStateError):
     """Our lease on the job was reaped or taken over; the caller must write nothing."""
 
     kind = "lease_lost"
+
+
+class ResultNotStoredError(StoreError):
+    """The final write of an attempt failed for a reason other than a lost lease (a value the
+    database refused, a constraint, the database gone for a moment): the attempt is recorded
+    as failed with this reason (kind ``store``), never taken for a lost lease."""
+
+    kind = "store"
+    retryable = True
 
 
 class DatabaseUnavailableError(StoreError):
@@ -207,6 +253,15 @@ class DrainError(SessionError):
 
 class ProtocolViolationError(SessionError):
     kind = "protocol"
+
+
+class SessionStalledError(SessionError):
+    """The session outlived its watchdog deadline (``run.watchdog``): a file read that hangs
+    (a hard-mounted share gone away) blocks a worker thread that nothing can interrupt. The
+    session is abandoned and the attempt recorded as failed; its lease is not renewed past
+    the deadline, so the job is reaped even when nothing could be recorded."""
+
+    kind = "stalled"
 
 
 class SessionCancelled(SessionError):
