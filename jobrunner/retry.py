@@ -13,7 +13,12 @@ random source, then carries the :class:`Decision` out with one store verb.
   with a :class:`ConfigError`: every file would get the same answer. Other rejected upgrades
   (400, 422: this job's parameters) -> ``FAIL``.
 * :class:`SessionCancelled` (shutdown) -> ``RELEASE``: given back, no attempt spent.
-* :class:`AudioError` -> ``INVALID``: ``fail(invalid=True)`` with the reason.
+* :class:`AudioError` -> ``INVALID``: ``fail(invalid=True)`` with the reason. Only content
+  that can never decode is that: a file missing or unreadable at run time
+  (:class:`FileUnavailableError`: moved, a share unmounted) is retryable, and a file changed
+  since enqueue (:class:`FileChangedError`) fails for good, like any permanent error.
+* a result the store refused (:class:`ResultNotStoredError`) and a session past its watchdog
+  (:class:`SessionStalledError`) are retryable like any transient failure.
 * a retryable error with budget left -> ``RETRY``: ``retry_later(run_after)``.
 * a retryable error with the budget used up -> ``FAIL`` with the last reason.
 * a permanent error (a 4xx error event) -> ``FAIL`` at once.

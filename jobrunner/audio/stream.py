@@ -47,7 +47,7 @@ import soundfile as sf
 
 from jobrunner.audio.probe import probe
 from jobrunner.config import Settings
-from jobrunner.errors import AudioError, ConfigError
+from jobrunner.errors import AudioError, ConfigError, FileUnavailableError
 from jobrunner.protocol.limits import ENCODINGS
 from jobrunner.protocol.limits import MAX_SAMPLE_RATE as MAX_RATE
 from jobrunner.protocol.limits import MIN_SAMPLE_RATE as MIN_RATE
@@ -254,8 +254,11 @@ def _decoded_blocks(path: str, plan: WirePlan, block_frames: int) -> Iterator[np
                     mono = resampler.resample_chunk(mono, last=False)
                 if len(mono):
                     yield mono
-    except (sf.SoundFileError, RuntimeError, OSError, ValueError) as exc:
+    except (sf.SoundFileError, RuntimeError, ValueError) as exc:
         raise AudioError(path, f"read failed after {frames_read} frames: {exc}") from exc
+    except OSError as exc:  # the file system's doing (a share gone away), not the content's
+        reason = f"unreadable after {frames_read} frames: {exc.strerror or exc}"
+        raise FileUnavailableError(path, reason) from exc
     compressed = plan.source_format.upper() in _COMPRESSED_FORMATS
     if not compressed and plan.source_frames and frames_read < plan.source_frames:
         raise AudioError(
@@ -273,12 +276,14 @@ def iter_chunks(
     """Wire bytes in chunks of exactly ``plan.chunk_frames(chunk_ms)`` samples, the last shorter.
 
     Reads :data:`CHUNKS_PER_READ` chunks' worth of source frames at a time. Raises
-    :class:`AudioError` when the file cannot be read, including mid-stream (the chunks already
-    yielded stay valid).
+    :class:`AudioError` when the file cannot be decoded, :class:`FileUnavailableError` when it is
+    gone or the file system fails, including mid-stream (the chunks already yielded stay valid).
     """
     name = os.fspath(path)
+    if not Path(name).exists():
+        raise FileUnavailableError(name, "file not found")
     if not Path(name).is_file():
-        raise AudioError(name, "no such file")
+        raise AudioError(name, "not a regular file")
     chunk_bytes = plan.chunk_frames(chunk_ms) * plan.bytes_per_sample
     source_block = max(1, round(plan.source_rate * chunk_ms / 1000)) * CHUNKS_PER_READ
     pending = bytearray()

@@ -13,8 +13,12 @@ on its answers. The stall and drain deadlines run on the event loop's clock; the
 A failure is raised with :class:`SessionFacts` attached (``exc.facts``: audio seconds sent,
 request id, close code, connect tries), so the attempt row records what the failed attempt did;
 partial turns of a failed session are only counted, never returned (a retry is a new session).
-``cancel_event`` stops a session from outside (job cancelled, shutdown): the socket is closed
-with 1001 and :class:`SessionCancelled` is raised.
+``cancel_event`` stops a session from outside (job cancelled, shutdown, a watchdog): the socket
+is closed with 1001 and :class:`SessionCancelled` is raised.
+
+Before connecting, the file is checked (:mod:`jobrunner.client.source`: there, readable, still
+the file that was enqueued) and planned, in a worker thread that is abandoned if the session is
+cancelled meanwhile: a file system that hangs never holds a session that was told to stop.
 """
 
 from __future__ import annotations
@@ -28,14 +32,16 @@ import anyio
 import anyio.to_thread
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from jobrunner.audio.stream import WirePlan, plan_stream
+from jobrunner.audio.stream import WirePlan
 from jobrunner.client.pacer import Clock, Pacer
 from jobrunner.client.readahead import read_ahead
 from jobrunner.client.results import LiveEvent, OnEvent, SessionResult
 from jobrunner.client.sender import PacedSender
+from jobrunner.client.source import Enqueued, checked_plan, explain
 from jobrunner.client.transport import OnRetry, Sleep, Transport, connect_with_retry
 from jobrunner.config import Settings
 from jobrunner.errors import (
+    AudioError,
     ConnectionLostError,
     ProtocolViolationError,
     SessionCancelled,
@@ -83,10 +89,12 @@ class _Transcription:
         clock: Clock,
         sleep: Sleep,
         on_connect_retry: OnRetry | None = None,
+        enqueued: Enqueued | None = None,
     ) -> None:
         self.path = path
         self.settings = settings
         self.plan = plan
+        self.enqueued = enqueued
         self.on_event = on_event
         self.clock = clock
         self.sleep = sleep
@@ -146,7 +154,13 @@ class _Transcription:
     async def _read(self, batches: ObjectSendStream[list[bytes]], scope: anyio.CancelScope) -> None:
         try:
             await read_ahead(self.path, self.plan, self.settings.chunk_ms, batches)
-        except Exception as exc:  # AudioError mid-stream
+        except AudioError as exc:  # mid-stream: the file went away or changed, or it is broken
+            seen = await anyio.to_thread.run_sync(
+                explain, self.path, exc, self.enqueued, abandon_on_cancel=True
+            )
+            self._fail(seen)
+            scope.cancel()
+        except Exception as exc:
             self._fail(exc)
             scope.cancel()
 
@@ -326,11 +340,14 @@ async def transcribe_file(
     sleep: Sleep = anyio.sleep,
     cancel_event: anyio.Event | None = None,
     on_connect_retry: OnRetry | None = None,
+    enqueued: Enqueued | None = None,
 ) -> SessionResult:
     """Stream ``path`` through one realtime session and return its turns and timings.
 
-    Raises :class:`AudioError` (the file cannot be streamed), :class:`ConfigError` (settings
-    the handshake cannot carry), or a :class:`SessionError` subclass with ``facts`` attached;
+    Raises :class:`AudioError` (the file cannot be streamed), :class:`FileUnavailableError` /
+    :class:`FileChangedError` (missing or unreadable now / not the file that was
+    ``enqueued``: no session is opened), :class:`ConfigError` (settings the handshake cannot
+    carry), or a :class:`SessionError` subclass with ``facts`` attached;
     :class:`SessionCancelled` when ``cancel_event`` was set first. ``on_event`` is called in
     the receive loop for every server event, so it must not block. ``clock``/``sleep`` drive
     the pacing (and the connect backoff) and are injectable for tests. ``on_connect_retry``
@@ -338,7 +355,7 @@ async def transcribe_file(
     """
     name = os.fspath(path)
     _warn_pace(settings.pace)
-    plan = await anyio.to_thread.run_sync(plan_stream, name, settings)
+    plan = await checked_plan(name, settings, enqueued, cancel_event)
     transcription = _Transcription(
         name,
         settings,
@@ -347,6 +364,7 @@ async def transcribe_file(
         clock=clock,
         sleep=sleep,
         on_connect_retry=on_connect_retry,
+        enqueued=enqueued,
     )
     return await transcription.run(cancel_event)
 

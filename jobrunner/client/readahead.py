@@ -1,12 +1,15 @@
 """Reads a file's wire chunks in a worker thread, one batch ahead of the sender.
 
 File reads stay off the event loop. A batch is read while the one before it is sent, so a slow
-trip (busy thread pool, cold disk) does not make chunks late.
+trip (busy thread pool, cold disk) does not make chunks late. A read that hangs (a hard-mounted
+share gone away) cannot be interrupted: when the session is cancelled its thread is abandoned,
+left to finish or hang on its own, so the session ends whatever the file system does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 from typing import Final
 
 import anyio
@@ -42,12 +45,16 @@ async def read_ahead(
     per_batch = max(1, READ_BATCH_BYTES // chunk_bytes)
     try:
         async with batches:
-            while batch := await anyio.to_thread.run_sync(_take, chunks, per_batch):
+            while batch := await anyio.to_thread.run_sync(
+                _take, chunks, per_batch, abandon_on_cancel=True
+            ):
                 await batches.send(batch)
     except (anyio.BrokenResourceError, anyio.ClosedResourceError):
         return
     finally:
-        chunks.close()
+        # still running in an abandoned thread: that thread's last reference closes it
+        with suppress(ValueError):
+            chunks.close()
 
 
 __all__ = ["READ_BATCH_BYTES", "read_ahead"]

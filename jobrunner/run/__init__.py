@@ -17,15 +17,21 @@ How a run goes:
   transaction: ``complete`` (transcript + turns + attempt + status), ``retry_later`` with the
   backoff of :mod:`jobrunner.retry`, ``fail`` (permanent error, budget used up, ``invalid``
   audio) or ``release`` (shutdown). Success needs a drained session *and* the file's whole
-  duration sent (:func:`~jobrunner.run.records.check_complete`).
+  duration sent (:func:`~jobrunner.run.records.check_complete`). Before any session the file
+  is checked: missing or unreadable is a retryable failure, changed since enqueue a permanent
+  one (:mod:`jobrunner.client.source`). A final write the store refuses for another reason
+  than a lost lease is recorded as the attempt's failure (kind ``store``), never left stuck.
 * **Leases** are renewed for all running jobs at once every TTL/3 and dead workers' leases
   reaped (:mod:`jobrunner.run.leases`); a job that drops out of the renewal (``jobrunner cancel``)
   has its session cancelled and nothing is written for it. All DB and file work runs in threads,
-  the store calls behind their own small limiter, so 100+ sessions never starve a renewal.
+  the store calls behind their own small limiter, so 100+ sessions never starve a renewal. A
+  session past its watchdog deadline (a read that hangs) is abandoned, recorded as ``stalled``
+  and no longer renewed (:mod:`jobrunner.run.watchdog`).
 * **Stop.** The first 401/402/403 (or a configuration error, or a service that never answered
   a single handshake in this run: wrong URL, no network) stops claiming, releases this
-  worker's running jobs and ends the run (exit 3 / 2): it is the key, not the files. A first
-  SIGINT/SIGTERM (or :meth:`~jobrunner.run.worker.Worker.request_stop`) stops claiming and
+  worker's running jobs and ends the run (exit 3 / 2): it is the key, not the files. So does a
+  machine that cannot see the files (9 of the last 10 missing, :mod:`jobrunner.run.sight`). A
+  first SIGINT/SIGTERM (or :meth:`~jobrunner.run.worker.Worker.request_stop`) stops claiming and
   lets sessions finish within ``grace_seconds``; the second, or the grace running out, cancels
   them and releases their jobs without costing an attempt (shielded writes). kill -9 loses
   nothing either: the leases expire and the next run reaps them (that attempt counts).
@@ -33,9 +39,11 @@ How a run goes:
   nothing runs here. Jobs running under other workers' leases are theirs.
 
 Modules: ``worker`` (the claim loop), ``attempt`` (one job: context in, outcome out),
-``records`` (an attempt's facts as store records), ``leases`` (renew, reap), ``concurrency``
-(the live limit), ``shutdown`` (signals, grace), ``offload`` (store calls in threads),
-``outcomes`` (what a run reports); ``api`` holds the two entry points.
+``recorder`` (an attempt's end in the store, and what to do when the store refuses it),
+``records`` (an attempt's facts as store records), ``watchdog`` (how long a session may take),
+``sight`` (when a worker that cannot see the files stops), ``leases`` (renew, reap),
+``concurrency`` (the live limit), ``shutdown`` (signals, grace), ``offload`` (store calls in
+threads), ``outcomes`` (what a run reports); ``api`` holds the two entry points.
 """
 
 from __future__ import annotations

@@ -7,65 +7,94 @@ settings, retry policy, clock, jitter and callbacks), so imports run one way: th
 the attempt, never the reverse. What becomes of a failed job is :func:`jobrunner.retry.decide`,
 a pure function; this module does that decision's I/O (the record, the store verb, the log).
 
-Every write is fenced by the lease and shielded from cancellation (:class:`StoreCalls`). When
-the lease is gone (the job was cancelled, or reaped and taken) nothing is written: the store
-would refuse it anyway, and the job is someone else's now.
+The writes are :class:`~jobrunner.run.recorder.Recorder`'s: fenced by the lease, and when the
+lease is gone nothing is written (the job is someone else's now). Any other failure of the
+final write is the attempt's failure, recorded with its real reason (kind ``store``): a result
+that cannot be stored is retried like any transient failure, never mistaken for a lost lease.
+
+Two watches run with each session. Its watchdog (:mod:`jobrunner.run.watchdog`) abandons a
+session that outlives its deadline and records it as ``stalled``; past that deadline its lease
+is not renewed (:func:`vouched`). And each file tried is reported to the run's
+:class:`~jobrunner.run.sight.Sight`: a worker that finds most files missing stops the run.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 
 from jobrunner.client.auto import LiveEvent, SessionResult, transcribe_file
 from jobrunner.config import Settings
 from jobrunner.errors import (
+    FileUnavailableError,
     JobrunnerError,
-    LeaseLostError,
     RateLimitedError,
+    ResultNotStoredError,
+    SessionCancelled,
     SessionError,
-    StoreError,
+    SessionStalledError,
+    StaleStateError,
 )
 from jobrunner.retry import Action, Decision, RetryPolicy, decide, describe, error_kind
 from jobrunner.run.offload import StoreCalls
 from jobrunner.run.outcomes import JobOutcome, Outcome
+from jobrunner.run.recorder import Recorder
 from jobrunner.run.records import (
+    bare_record,
     check_complete,
+    enqueued_of,
     failure_record,
     job_settings,
     success_record,
     turn_rows,
 )
-from jobrunner.store import AttemptRecord, ClaimedJob, JobState, Store, utcnow
+from jobrunner.run.sight import Sight
+from jobrunner.run.watchdog import session_budget_s
+from jobrunner.store import ClaimedJob, Store, utcnow
 
 logger = logging.getLogger(__name__)
 
-P = ParamSpec("P")
-R = TypeVar("R")
-Why = Literal["lease", "stop"]
+K = TypeVar("K")
+Why = Literal["lease", "stalled", "stop"]
+#: which reason wins when several stop one session: a lost lease forbids any write, a stall
+#: is a failure worth recording, a shutdown only gives the job back
+_PRECEDENCE: dict[Why, int] = {"stop": 0, "stalled": 1, "lease": 2}
 
 
 @dataclass
 class Running:
     """A job this worker holds. ``cancel`` stops its session: ``"lease"`` (not ours any more:
-    write nothing) or ``"stop"`` (shutdown: give it back)."""
+    write nothing), ``"stalled"`` (past its watchdog ``deadline``: record a failure) or
+    ``"stop"`` (shutdown: give it back). ``deadline`` is on the worker's clock; past it the
+    session is presumed hung and its lease is not renewed any more (:func:`vouched`)."""
 
     job: ClaimedJob
     cancel_event: anyio.Event
     started: float
     streaming: bool = True
     why: Why | None = None
+    deadline: float = math.inf
 
     def cancel(self, why: Why) -> None:
-        if self.why is None or why == "lease":
+        if self.why is None or _PRECEDENCE[why] > _PRECEDENCE[self.why]:
             self.why = why
         self.cancel_event.set()
+
+    def overdue(self, now: float) -> bool:
+        return now >= self.deadline
+
+
+def vouched(running: Mapping[K, Running], now: float) -> set[K]:
+    """The entries whose leases are worth renewing at ``now``: all but the sessions past their
+    watchdog deadline. A hung session's lease then expires and the job is reaped, even when
+    its worker can record nothing (its thread, or its store call, hangs too)."""
+    return {key for key, entry in running.items() if not entry.overdue(now)}
 
 
 @dataclass(frozen=True)
@@ -74,7 +103,8 @@ class AttemptContext:
 
     ``connected`` says whether a handshake succeeded earlier in the run (a fact of the retry
     decision); ``on_connected`` hears of this attempt's first server event and
-    ``on_connect_retry`` of each connect try the transport will retry.
+    ``on_connect_retry`` of each connect try the transport will retry. ``sight`` is the run's
+    record of the files its attempts could and could not open.
     """
 
     store: Store
@@ -89,6 +119,7 @@ class AttemptContext:
     connected: Callable[[], bool]
     on_connected: Callable[[], None]
     on_connect_retry: Callable[[SessionError, float], None]
+    sight: Sight
 
 
 @dataclass(frozen=True)
@@ -112,25 +143,34 @@ class Attempt:
         self.wall_s = 0.0
         self.audio_s = 0.0
         self._connected = False
+        self.store = Recorder(ctx.store, ctx.calls, ctx.owner, self.job, self._outcome)
 
     async def run(self) -> AttemptEnd:
         ctx, running, job = self.ctx, self.running, self.job
         started_at, origin = utcnow(), ctx.clock()
+        budget = session_budget_s(job.duration_s, ctx.settings)
+        running.deadline = origin + budget
         result: SessionResult | None = None
         error: BaseException | None = None
         try:
             settings = job_settings(ctx.settings, job.settings)
-            result = await transcribe_file(
-                job.path,
-                settings,
-                on_event=self._on_event,
-                clock=ctx.clock,
-                cancel_event=running.cancel_event,
-                on_connect_retry=ctx.on_connect_retry,
-            )
-            error = check_complete(job, result, settings.chunk_ms)
-        except Exception as exc:
-            error = exc
+            async with anyio.create_task_group() as watch:
+                watch.start_soon(self._watchdog, budget)
+                try:
+                    result = await transcribe_file(
+                        job.path,
+                        settings,
+                        on_event=self._on_event,
+                        clock=ctx.clock,
+                        cancel_event=running.cancel_event,
+                        on_connect_retry=ctx.on_connect_retry,
+                        enqueued=enqueued_of(job),
+                    )
+                    error = check_complete(job, result, settings.chunk_ms)
+                except Exception as exc:
+                    error = exc
+                finally:
+                    watch.cancel_scope.cancel()
         finally:
             running.streaming = False
         self.wall_s = ctx.clock() - origin
@@ -139,13 +179,33 @@ class Attempt:
         elif isinstance(error, SessionError) and error.facts is not None:
             self.audio_s = error.facts.audio_s_sent
         if running.why == "lease":
-            return AttemptEnd(await self._lost())
+            return AttemptEnd(await self.store.lost())
+        if running.why == "stop" and error is not None:
+            return AttemptEnd(await self.store.release())
+        blind = None if running.why else ctx.sight.saw(job.path, _missing(error))
         if error is None and result is not None:
-            return AttemptEnd(await self._complete(result, origin))
-        assert error is not None
-        if running.why == "stop":
-            return AttemptEnd(await self._release())
-        return await self._failed(error, result, started_at)
+            end = AttemptEnd(await self._complete(result, origin, started_at))
+        else:
+            if running.why == "stalled" and isinstance(error, SessionCancelled):
+                error = SessionStalledError(
+                    f"session stalled: not over {budget:.0f} s after it began (connect, the "
+                    "audio at its pace, the drain and a margin); a file read may hang",
+                    facts=error.facts,
+                )
+            assert error is not None
+            end = await self._failed(error, result, started_at)
+        if blind is not None and end.stop is None:
+            return AttemptEnd(end.outcome, stop=blind, rate_limited=end.rate_limited)
+        return end
+
+    async def _watchdog(self, budget_s: float) -> None:
+        await anyio.sleep(budget_s)
+        logger.warning(
+            "job %d: session not over %.0f s after it began; abandoning it (a hung read?)",
+            self.job.id,
+            budget_s,
+        )
+        self.running.cancel("stalled")
 
     def _on_event(self, live: LiveEvent) -> None:
         if not self._connected:
@@ -166,27 +226,21 @@ class Attempt:
             **fields,
         )
 
-    async def _write(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """A fenced store write, logged when the store refuses it."""
-        try:
-            return await self.ctx.calls(partial(fn, *args, **kwargs))
-        except LeaseLostError as exc:
-            logger.info("job %d: %s; nothing written", self.job.id, exc)
-            raise
-        except StoreError as exc:
-            logger.error("job %d: could not record the attempt: %s", self.job.id, exc)
-            raise
-
-    async def _complete(self, result: SessionResult, origin: float) -> JobOutcome:
+    async def _complete(
+        self, result: SessionResult, origin: float, started_at: datetime
+    ) -> JobOutcome:
         ctx, job = self.ctx, self.job
         record = success_record(job, ctx.owner, result)
         rows = turn_rows(result.turns, origin)
         try:
-            await self._write(
+            await self.store.write(
                 ctx.store.complete, job.id, ctx.owner, record, rows, result.transcript
             )
-        except StoreError as exc:
-            return await self._lost(exc)
+        except StaleStateError:  # the lease is gone (or the job): nothing was written
+            return await self.store.lost()
+        except Exception as exc:  # anything else: the attempt failed, and says why
+            error = ResultNotStoredError(f"the result could not be stored: {describe(exc)}")
+            return (await self._failed(error, result, started_at)).outcome
         return self._outcome(
             "succeeded",
             turns=len(rows),
@@ -194,31 +248,6 @@ class Attempt:
             request_id=result.request_id,
             turns_ended_by_close=result.turns_ended_by_close,
         )
-
-    async def _release(self) -> JobOutcome:
-        try:
-            await self._write(self.ctx.store.release, self.job.id, self.ctx.owner)
-        except StoreError as exc:
-            return await self._lost(exc)
-        return self._outcome("released", reason="given back at shutdown (no attempt spent)")
-
-    async def _lost(self, exc: StoreError | None = None) -> JobOutcome:
-        """Our lease is gone: say whether the job was cancelled, or lost to the reaper."""
-        if exc is not None and not isinstance(exc, LeaseLostError):
-            return self._outcome("lost", error_kind=exc.kind, reason=str(exc))
-        state = None
-        try:
-            view = await self.ctx.calls(self.ctx.store.job, self.job.id)
-            state = None if view is None else view.state
-        except StoreError as read_error:
-            logger.warning(
-                "job %d: lease gone; cannot tell whether it was cancelled: %s",
-                self.job.id,
-                read_error,
-            )
-        if state == JobState.CANCELLED.value:
-            return self._outcome("cancelled", error_kind="cancelled", reason="cancelled")
-        return self._outcome("lost", error_kind="lease_lost", reason="lease lost; not recorded")
 
     def _decide(self, error: BaseException) -> Decision:
         ctx, job = self.ctx, self.job
@@ -243,60 +272,18 @@ class Attempt:
         decision = self._decide(error)
         limited = isinstance(error, RateLimitedError)
         if decision.action in (Action.STOP, Action.RELEASE):
-            return AttemptEnd(await self._release(), decision.stop_error, limited)
-        record = failure_record(
-            self.job,
-            self.ctx.owner,
-            error,
-            kind=error_kind(error),
-            reason=describe(error),
-            started_at=started_at,
-            ended_at=utcnow(),
-            result=result,
-        )
-        try:
-            outcome = await self._record_failure(decision, record)
-        except StoreError as exc:
-            return AttemptEnd(await self._lost(exc), rate_limited=limited)
-        return AttemptEnd(outcome, rate_limited=limited)
-
-    async def _record_failure(self, decision: Decision, record: AttemptRecord) -> JobOutcome:
-        """``retry_later`` or ``fail`` as decided; the store may still fail a retry for good
-        (the job's own budget, counted in the database, ran out)."""
-        ctx, job = self.ctx, self.job
-        fields: dict[str, Any] = {
-            "error_kind": decision.kind,
-            "reason": decision.reason,
-            "request_id": record.request_id,
-        }
-        if decision.action is Action.RETRY:
-            assert decision.run_after is not None
-            state = await self._write(
-                ctx.store.retry_later, job.id, ctx.owner, record, decision.run_after
-            )
-            if state is not JobState.QUEUED:
-                return self._outcome("failed", **fields)
-            logger.info(
-                "job %d attempt %d failed (%s); retry in %.1f s: %s",
-                job.id,
-                job.attempt,
-                decision.kind,
-                decision.delay_s,
-                decision.reason,
-            )
-            return self._outcome("retry", run_after=decision.run_after, **fields)
-        invalid = decision.action is Action.INVALID
-        await self._write(
-            ctx.store.fail,
-            job.id,
-            ctx.owner,
-            record,
-            decision.reason,
-            decision.kind,
-            invalid=invalid,
-        )
-        logger.warning("job %d %s: %s", job.id, "invalid" if invalid else "failed", decision.reason)
-        return self._outcome("invalid" if invalid else "failed", **fields)
+            return AttemptEnd(await self.store.release(), decision.stop_error, limited)
+        job, owner, ended_at = self.job, self.ctx.owner, utcnow()
+        kind, reason = error_kind(error), describe(error)
+        times: dict[str, Any] = {"started_at": started_at, "ended_at": ended_at}
+        record = failure_record(job, owner, error, kind=kind, reason=reason, result=result, **times)
+        bare = bare_record(job, owner, kind=decision.kind, reason=decision.reason, **times)
+        return AttemptEnd(await self.store.failure(decision, record, bare), rate_limited=limited)
 
 
-__all__ = ["Attempt", "AttemptContext", "AttemptEnd", "Running", "Why"]
+def _missing(error: BaseException | None) -> bool:
+    """Whether the attempt found its file missing or unreadable (the run's sight counts it)."""
+    return isinstance(error, FileUnavailableError)
+
+
+__all__ = ["Attempt", "AttemptContext", "AttemptEnd", "Running", "Why", "vouched"]

@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from jobrunner.client.auto import SessionResult
+from jobrunner.client.source import Enqueued
 from jobrunner.config import Settings
-from jobrunner.errors import AudioError, SessionError
+from jobrunner.errors import AudioError, FileChangedError, SessionError
 from jobrunner.protocol.turns import Turn
 from jobrunner.store import AttemptRecord, ClaimedJob, TurnRow
 
@@ -35,22 +36,30 @@ def job_settings(base: Settings, stored: Mapping[str, Any]) -> Settings:
     return base.replace(**changes) if changes else base
 
 
-def check_complete(job: ClaimedJob, result: SessionResult, chunk_ms: int) -> AudioError | None:
+def enqueued_of(job: ClaimedJob) -> Enqueued:
+    """What enqueue recorded of the job's file, for the pre-stream checks."""
+    return Enqueued(job.size_bytes, job.mtime_ns, job.frames, job.sample_rate)
+
+
+def check_complete(
+    job: ClaimedJob, result: SessionResult, chunk_ms: int
+) -> AudioError | FileChangedError | None:
     """A drained session still fails the job unless the audio sent equals the file's duration
-    as probed at enqueue, within one chunk. A mismatch is the file's doing (changed since it
-    was enqueued, or it decodes to another length than its header says): another attempt
-    would send the same, so it is an :class:`AudioError`."""
+    as probed at enqueue, within one chunk. A mismatch is the file's doing, and another
+    attempt would send the same: it changed since it was enqueued (the pre-stream checks
+    passed, so while it streamed: :class:`FileChangedError`), or it decodes to another length
+    than its header says (:class:`AudioError`)."""
     sent, expected = result.audio_s_sent, job.duration_s
     if abs(sent - expected) <= chunk_ms / 1000 + _EPSILON_S:
         return None
     plan = result.plan
     if plan.source_frames != job.frames or plan.source_rate != job.sample_rate:
-        why = (
-            f"file changed since it was enqueued ({job.frames} frames at {job.sample_rate} Hz "
-            f"then, {plan.source_frames} at {plan.source_rate} Hz now)"
+        return FileChangedError(
+            job.path,
+            f"changed since enqueue ({job.frames} frames at {job.sample_rate} Hz then, "
+            f"{plan.source_frames} at {plan.source_rate} Hz now)",
         )
-    else:
-        why = f"decoded to {sent:.3f} s of audio but its header says {expected:.3f} s"
+    why = f"decoded to {sent:.3f} s of audio but its header says {expected:.3f} s"
     return AudioError(job.path, why)
 
 
@@ -129,8 +138,32 @@ def failure_record(
     )
 
 
+def bare_record(
+    job: ClaimedJob,
+    worker: str,
+    *,
+    kind: str,
+    reason: str,
+    started_at: datetime,
+    ended_at: datetime,
+) -> AttemptRecord:
+    """A failed attempt with nothing but its reason: what is written when the full record
+    could not be (one of its values was refused), so the job never stays stuck."""
+    return AttemptRecord(
+        number=job.attempt,
+        worker=worker,
+        started_at=started_at,
+        ended_at=ended_at,
+        error_kind=kind,
+        error_message=reason,
+        audio_seconds_sent=None,
+    )
+
+
 __all__ = [
+    "bare_record",
     "check_complete",
+    "enqueued_of",
     "failure_record",
     "job_settings",
     "success_record",

@@ -22,12 +22,13 @@ from anyio.abc import TaskGroup
 from jobrunner.config import Settings
 from jobrunner.errors import JobrunnerError, RateLimitedError, SessionError, StoreError
 from jobrunner.retry import RetryPolicy
-from jobrunner.run.attempt import Attempt, AttemptContext, AttemptEnd, Running, Why
+from jobrunner.run.attempt import Attempt, AttemptContext, AttemptEnd, Running, Why, vouched
 from jobrunner.run.concurrency import AdaptiveLimit
 from jobrunner.run.leases import LeaseKeeper
 from jobrunner.run.offload import StoreCalls
 from jobrunner.run.outcomes import Counts, JobOutcome, RunSnapshot, RunSummary
 from jobrunner.run.shutdown import Shutdown, can_handle_signals
+from jobrunner.run.sight import Sight
 from jobrunner.store import ClaimedJob, JobState, ReapResult, Selector, Store, make_owner
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class Worker:
             settings.grace_seconds, clock=clock, cancel_all=partial(self._cancel_all, "stop")
         )
         self.connected_once = False  # a handshake succeeded in this run
+        self.sight = Sight()  # the files this run could and could not open
         self._on_outcome = on_outcome
         self._on_progress = on_progress
         self._started = clock()
@@ -143,7 +145,7 @@ class Worker:
             self.owner,
             self.settings.lease_ttl_s,
             calls=self._calls,
-            held=lambda: set(self.running),
+            held=lambda: vouched(self.running, self.clock()),
             lost=self._leases_lost,
             reaped=self._note_reaped,
             clock=self.clock,
@@ -259,6 +261,7 @@ class Worker:
             connected=lambda: self.connected_once,
             on_connected=self._on_connected,
             on_connect_retry=self._on_connect_retry,
+            sight=self.sight,
         )
 
     async def _session(self, attempt: Attempt, token: object) -> None:

@@ -18,7 +18,7 @@ from workerkit import enqueue, make_files
 
 from jobrunner.client.auto import SessionResult, transcribe_file
 from jobrunner.config import Settings
-from jobrunner.errors import AudioError, ServerHandshakeError, SessionFacts
+from jobrunner.errors import AudioError, FileChangedError, ServerHandshakeError, SessionFacts
 from jobrunner.protocol.turns import Turn
 from jobrunner.run.records import (
     check_complete,
@@ -164,8 +164,8 @@ def test_a_file_changed_since_enqueue_is_named_as_such(
     write_wav(path, ["Another text."], sample_rate=8000)
     result = anyio.run(transcribe_file, path, settings)
     error = check_complete(job, result, settings.chunk_ms)
-    assert isinstance(error, AudioError)
-    assert "file changed since it was enqueued" in error.reason
+    assert isinstance(error, FileChangedError)  # a failure for good, not invalid audio
+    assert "changed since enqueue" in error.reason
     assert f"at {job.sample_rate} Hz then" in error.reason and "at 8000 Hz now" in error.reason
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections import Counter
@@ -10,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import soundfile
 from helpers import Serve, fast_settings
-from workerkit import assert_all_exact, enqueue, exported, make_files, poll
+from workerkit import assert_all_exact, enqueue, exported, make_files, poll, tone_turns
 
 from jobrunner.config import Settings
 from jobrunner.run import JobOutcome, RunOptions, RunSummary, run_queue
@@ -138,29 +138,36 @@ def test_run_max_attempts_lowers_the_budget_for_this_run(
     assert job.state == "failed" and job.attempts == 1 and summary.counts.retries == 0
 
 
-def test_a_file_changed_since_enqueue_is_invalid_not_retried(
+def test_a_file_changed_since_enqueue_fails_for_good_before_any_session(
     serve: Serve, tmp_path: Path, store: Store, db_url: str
 ) -> None:
+    """A recorder rotating segments under one name: same size, same length, new audio. It must
+    not be transcribed under the old hash; neither may a file that got shorter."""
     folder = tmp_path / "audio"
-    expected = make_files(folder, 3)
+    expected = make_files(folder, 3, start=1)
     server = serve()
     settings = fast_settings(server, db_url)
     enqueue(store, settings, folder)
-    shorter, truncated, intact = sorted(expected)
-    write_wav(shorter, ["Other"])  # a valid file of another length
-    data = Path(truncated).read_bytes()
-    Path(truncated).write_bytes(data[: len(data) // 2])  # the header still promises more
+    rotated, shorter, intact = sorted(expected)
+    before = os.stat(rotated)
+    write_wav(rotated, tone_turns(4))  # other words, the same size and frames
+    os.utime(rotated, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    assert os.stat(rotated).st_size == before.st_size
+    write_wav(shorter, ["Other"])
     summary, _ = outcomes_of(store, settings)
-    assert summary.exit_code == 1 and summary.counts.invalid == 2 and summary.counts.succeeded == 1
+    assert summary.exit_code == 1 and summary.counts.succeeded == 1
+    assert summary.counts.failed == 2 and summary.counts.invalid == 0
+    assert summary.counts.retries == 0
     jobs = exported(store)
     assert jobs[intact].job.state == "succeeded"
-    for path in (shorter, truncated):
+    for path in (rotated, shorter):
         job = jobs[path].job
-        assert job.state == "invalid" and job.error_kind == "invalid_audio"
-        assert job.reason and path in job.reason
-        assert len(store.attempts(job.id)) == 1  # not retried
-    assert "changed since it was enqueued" in (jobs[shorter].job.reason or "")
-    assert soundfile.info(intact).duration > 1
+        assert job.state == "failed" and job.error_kind == "file_changed", job.reason
+        assert job.reason and path in job.reason and "changed since enqueue" in job.reason
+        [attempt] = store.attempts(job.id)
+        assert attempt.error_kind == "file_changed" and attempt.audio_seconds_sent == 0
+        assert jobs[path].transcript is None
+    assert server.wait_idle().sessions_total == 1  # only the intact file was streamed
 
 
 def test_leases_are_renewed_for_sessions_longer_than_the_ttl(
