@@ -153,10 +153,10 @@ class Attempt:
         result: SessionResult | None = None
         error: BaseException | None = None
         try:
-            settings = job_settings(ctx.settings, job.settings)
             async with anyio.create_task_group() as watch:
                 watch.start_soon(self._watchdog, budget)
                 try:
+                    settings = job_settings(ctx.settings, job.settings)
                     result = await transcribe_file(
                         job.path,
                         settings,
