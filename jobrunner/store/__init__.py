@@ -23,6 +23,7 @@ rows, the attempt insert), ``text`` (the rule for text the database cannot hold)
 
 from __future__ import annotations
 
+from jobrunner.owner import make_owner
 from jobrunner.store.api import Store
 from jobrunner.store.engine import database_exists, database_file
 from jobrunner.store.migrate import head_revision
@@ -37,7 +38,6 @@ from jobrunner.store.records import (
     ReapResult,
     Selector,
     TurnRow,
-    make_owner,
     utcnow,
 )
 from jobrunner.store.reports import AttemptView, JobView, StatusReport, WorkerView

@@ -8,9 +8,6 @@ timestamps) and ``*_wall_s`` values are monotonic offsets from the session start
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,11 +40,6 @@ class AttemptOutcome(StrEnum):
 def utcnow() -> datetime:
     """The default clock of the store."""
     return datetime.now(UTC)
-
-
-def make_owner() -> str:
-    """A lease owner id, fresh per worker process: ``host:pid:uuid8`` (readable in ``status``)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
