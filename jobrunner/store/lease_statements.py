@@ -1,5 +1,6 @@
-"""The statements of claims and leases: claim, renew and reap, named once and built once like
-every statement (``statements`` gathers them per kind of store). ``claims`` binds their values.
+"""The statements of claims and leases: claim, renew, and the two reaps (expired leases, and
+the leases of owners whose process is gone), named once and built once like every statement
+(``statements`` gathers them per kind of store). ``claims`` binds their values.
 
 The pieces every job-row ending shares live here too, the lowest module of the statements:
 the lease columns cleared (:data:`CLEARED`) and the attempt-budget rule (:func:`exhausted_or`).
@@ -41,9 +42,11 @@ CLAIM_COLUMNS = (
     jobs.c.lease_expires_at,
 )
 
-#: why a reaped job went back: its lease expired
+#: why a reaped job went back: its lease expired, or its worker's process is gone
 EXPIRED_KIND = "lease_expired"
 REAP_REASON = "lease expired: the worker stopped renewing it (crashed or hung)"
+GONE_KIND = "worker_gone"
+GONE_REASON = "the worker's process is gone (crashed or killed); reaped without waiting"
 
 
 def exhausted_or(if_used_up: Any, otherwise: Any) -> sa.Case[Any]:
@@ -87,17 +90,22 @@ def claim(t: Timing, *, by_label: bool) -> sa.Update:
 
 
 def renew(t: Timing) -> sa.Update:
-    """Extend ``:owner``'s leases on ``:ids``; ``RETURNING id`` names the ones still held, so a
-    cancelled or reaped job simply drops out of the answer."""
+    """Extend ``:owner``'s leases on the ``(id, attempts)`` pairs ``:held``; ``RETURNING id,
+    attempts`` names those still held, so a cancelled, reaped or re-claimed attempt drops out.
+
+    Fenced by attempt, not only by owner: after ``cancel`` and ``retry`` the same worker may
+    claim the job again, and the old attempt must neither keep the new lease alive nor be kept
+    alive by it.
+    """
     return (
         sa.update(jobs)
         .where(
-            jobs.c.id.in_(sa.bindparam("ids", expanding=True)),
+            sa.tuple_(jobs.c.id, jobs.c.attempts).in_(sa.bindparam("held", expanding=True)),
             jobs.c.status == RUNNING,
             jobs.c.lease_owner == sa.bindparam("owner"),
         )
         .values(lease_expires_at=t.later("expires"), updated_at=t.now)
-        .returning(jobs.c.id)
+        .returning(jobs.c.id, jobs.c.attempts)
     )
 
 
@@ -110,9 +118,18 @@ def expired(t: Timing) -> tuple[sa.ColumnElement[bool], ...]:
     )
 
 
+def held_by_owners() -> tuple[sa.ColumnElement[bool], ...]:
+    """Running under a lease of one of ``:owners`` (processes known to be gone), expired or
+    not: a gone owner never renews or writes again."""
+    return (
+        jobs.c.status == RUNNING,
+        jobs.c.lease_owner.in_(sa.bindparam("owners", expanding=True)),
+    )
+
+
 def reap_pick(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    """Running jobs to reap (``where``: :func:`expired`), with what their lost attempt row
-    needs.
+    """Running jobs to reap (``where``: :func:`expired` or :func:`held_by_owners`), with what
+    their lost attempt row needs.
 
     ``FOR UPDATE SKIP LOCKED``: two reapers never wait on each other; a row one of them holds
     is that one's to reap.
@@ -149,12 +166,15 @@ __all__ = [
     "CLAIM_COLUMNS",
     "CLEARED",
     "EXPIRED_KIND",
+    "GONE_KIND",
+    "GONE_REASON",
     "QUEUED",
     "REAP_REASON",
     "RUNNING",
     "claim",
     "exhausted_or",
     "expired",
+    "held_by_owners",
     "reap",
     "reap_pick",
     "renew",

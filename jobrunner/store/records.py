@@ -163,6 +163,18 @@ class Selector:
 
 
 @dataclass(frozen=True)
+class LeaseHolder:
+    """An owner holding leases on running jobs, as seen by a worker that may wait for them:
+    its first and last lease expire in ``expires_in_s`` and ``last_expires_in_s`` (negative:
+    expired), on the clock that judges leases."""
+
+    owner: str
+    jobs: int
+    expires_in_s: float
+    last_expires_in_s: float
+
+
+@dataclass(frozen=True)
 class ReapResult:
     requeued: tuple[int, ...] = ()
     failed: tuple[int, ...] = ()

@@ -225,6 +225,8 @@ class Statements:
     renew: sa.Update
     reap_pick: sa.Select[Any]
     reap: sa.Update
+    reap_owners_pick: sa.Select[Any]
+    reap_owners: sa.Update
     complete: sa.Update
     retry: sa.Update
     fail: sa.Update
@@ -256,6 +258,8 @@ def statements(dialect: str, server_clock: bool = False) -> Statements:
         renew=leases.renew(t),
         reap_pick=leases.reap_pick(*leases.expired(t)),
         reap=leases.reap(t, leases.EXPIRED_KIND, leases.REAP_REASON, *leases.expired(t)),
+        reap_owners_pick=leases.reap_pick(*leases.held_by_owners()),
+        reap_owners=leases.reap(t, leases.GONE_KIND, leases.GONE_REASON, *leases.held_by_owners()),
         complete=complete(t),
         retry=retry(t),
         fail=fail(t),
