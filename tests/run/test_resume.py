@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from helpers import Serve, fast_settings, invoke
 from workerkit import (
     assert_all_exact,
@@ -31,14 +33,27 @@ WAIT_S = 60
 LONG_TTL = 60.0
 ELSEWHERE = "host-b:1234:abcd1234"  # an owner on another host: never judged gone from here
 
+Queued = Callable[..., tuple[dict[str, list[str]], Path]]
+
+
+@pytest.fixture
+def queued(serve: Serve, tmp_path: Path, store: Store, db_url: str) -> Queued:
+    """``queued(n, **profile)``: ``n`` files queued (path -> expected turns), and a profile
+    for runs against the bundled server with a long lease TTL and ``profile`` changes."""
+    server = serve()
+
+    def make(n: int, **changes: float) -> tuple[dict[str, list[str]], Path]:
+        expected = make_files(tmp_path / "audio", n)
+        enqueue(store, fast_settings(server, db_url), tmp_path / "audio")
+        return expected, profile_file(tmp_path, server, lease_ttl_s=LONG_TTL, **changes)
+
+    return make
+
 
 def test_after_kill_9_the_next_run_on_this_machine_takes_the_jobs_at_once(
-    serve: Serve, tmp_path: Path, store: Store, db_url: str
+    queued: Queued, store: Store, db_url: str
 ) -> None:
-    expected = make_files(tmp_path / "audio", 10)
-    server = serve()
-    enqueue(store, fast_settings(server, db_url), tmp_path / "audio")
-    profile = profile_file(tmp_path, server, pace=2.0, concurrency=3, lease_ttl_s=LONG_TTL)
+    expected, profile = queued(10, pace=2.0, concurrency=3)
     proc = jobrunner(db_url, profile, "run", "-q")
 
     def mid_batch() -> bool:
@@ -67,13 +82,10 @@ def test_after_kill_9_the_next_run_on_this_machine_takes_the_jobs_at_once(
 
 
 def test_jobs_leased_by_another_host_are_waited_for_then_reaped_and_run(
-    serve: Serve, tmp_path: Path, store: Store, db_url: str
+    queued: Queued, store: Store, db_url: str
 ) -> None:
-    expected = make_files(tmp_path / "audio", 3)
-    server = serve()
-    enqueue(store, fast_settings(server, db_url), tmp_path / "audio")
+    expected, profile = queued(3)
     theirs = store.claim(2, ELSEWHERE, 1.5)  # a worker elsewhere that then went silent
-    profile = profile_file(tmp_path, server, lease_ttl_s=LONG_TTL)
 
     result = invoke(db_url, "--profile", str(profile), "run", "--no-progress")
     assert result.exit_code == 0, result.output
@@ -91,13 +103,10 @@ def test_jobs_leased_by_another_host_are_waited_for_then_reaped_and_run(
 
 
 def test_jobs_of_a_live_run_on_this_machine_are_waited_for_not_taken(
-    serve: Serve, tmp_path: Path, store: Store, db_url: str
+    queued: Queued, store: Store, db_url: str
 ) -> None:
-    expected = make_files(tmp_path / "audio", 2)
-    server = serve()
-    enqueue(store, fast_settings(server, db_url), tmp_path / "audio")
     # the first run streams both files at realtime, a few seconds each
-    slow = profile_file(tmp_path, server, pace=1.0, concurrency=2, lease_ttl_s=LONG_TTL)
+    expected, slow = queued(2, pace=1.0, concurrency=2)
     first = jobrunner(db_url, slow, "run", "-q")
     poll(lambda: store.count(states=["running"]) == 2, timeout=WAIT_S, what="both claimed")
 
@@ -115,13 +124,10 @@ def test_jobs_of_a_live_run_on_this_machine_are_waited_for_not_taken(
 
 
 def test_no_wait_ends_at_once_leaving_other_workers_jobs_to_them(
-    serve: Serve, tmp_path: Path, store: Store, db_url: str
+    queued: Queued, store: Store, db_url: str
 ) -> None:
-    make_files(tmp_path / "audio", 3)
-    server = serve()
-    enqueue(store, fast_settings(server, db_url), tmp_path / "audio")
+    _, profile = queued(3)
     theirs = store.claim(2, ELSEWHERE, LONG_TTL)
-    profile = profile_file(tmp_path, server, lease_ttl_s=LONG_TTL)
 
     result = invoke(db_url, "--profile", str(profile), "run", "--no-progress", "--no-wait")
     assert result.exit_code == 0, result.output
