@@ -8,6 +8,7 @@ the lease columns cleared (:data:`CLEARED`) and the attempt-budget rule (:func:`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,26 +23,6 @@ RUNNING = JobState.RUNNING.value
 #: a job row without a lease
 CLEARED: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None, "claimed_at": None}
 
-#: what ``claim`` returns: everything the worker needs to stream the job
-CLAIM_COLUMNS = (
-    jobs.c.id,
-    jobs.c.path,
-    jobs.c.sha256,
-    jobs.c.format,
-    jobs.c.subtype,
-    jobs.c.sample_rate,
-    jobs.c.channels,
-    jobs.c.frames,
-    jobs.c.duration_s,
-    jobs.c.label,
-    jobs.c.settings,
-    jobs.c.attempts,
-    jobs.c.attempt_base,
-    jobs.c.max_attempts,
-    jobs.c.priority,
-    jobs.c.lease_expires_at,
-)
-
 #: why a reaped job went back: its lease expired, or its worker's process is gone
 EXPIRED_KIND = "lease_expired"
 REAP_REASON = "lease expired: the worker stopped renewing it (crashed or hung)"
@@ -55,8 +36,9 @@ def exhausted_or(if_used_up: Any, otherwise: Any) -> sa.Case[Any]:
     return sa.case((used_up, if_used_up), else_=otherwise)
 
 
-def claim(t: Timing, *, by_label: bool) -> sa.Update:
-    """Lease up to ``:n`` runnable queued jobs, highest priority then oldest, in one statement.
+def claim(t: Timing, columns: Sequence[sa.ColumnElement[Any]], *, by_label: bool) -> sa.Update:
+    """Lease up to ``:n`` runnable queued jobs, highest priority then oldest, in one statement,
+    returning ``columns`` (``statements.CLAIM_COLUMNS``).
 
     ``WITH picked AS MATERIALIZED (SELECT id ... LIMIT :n FOR UPDATE SKIP LOCKED) UPDATE ...
     WHERE id IN (SELECT id FROM picked) RETURNING ...``: the CTE runs once (see
@@ -85,7 +67,7 @@ def claim(t: Timing, *, by_label: bool) -> sa.Update:
             attempts=jobs.c.attempts + 1,
             updated_at=t.now,
         )
-        .returning(*CLAIM_COLUMNS)
+        .returning(*columns)
     )
 
 
@@ -163,7 +145,6 @@ def reap(t: Timing, kind: str, reason: str, *where: sa.ColumnElement[bool]) -> s
 
 
 __all__ = [
-    "CLAIM_COLUMNS",
     "CLEARED",
     "EXPIRED_KIND",
     "GONE_KIND",

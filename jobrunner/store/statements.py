@@ -31,6 +31,26 @@ from jobrunner.store.timing import BOUND, SERVER, Timing
 #: what the endings below share with the claim and lease statements (``lease_statements``)
 _QUEUED, _RUNNING, _CLEARED, _exhausted_or = QUEUED, RUNNING, CLEARED, exhausted_or
 
+#: what ``claim`` returns: everything the worker needs to stream the job
+CLAIM_COLUMNS = (
+    jobs.c.id,
+    jobs.c.path,
+    jobs.c.sha256,
+    jobs.c.format,
+    jobs.c.subtype,
+    jobs.c.sample_rate,
+    jobs.c.channels,
+    jobs.c.frames,
+    jobs.c.duration_s,
+    jobs.c.label,
+    jobs.c.settings,
+    jobs.c.attempts,
+    jobs.c.attempt_base,
+    jobs.c.max_attempts,
+    jobs.c.priority,
+    jobs.c.lease_expires_at,
+)
+
 
 # -- intake ------------------------------------------------------------------------------------
 
@@ -253,8 +273,8 @@ def statements(dialect: str, server_clock: bool = False) -> Statements:
         timing=t,
         existing_keys=existing_keys(),
         insert_jobs=insert_jobs(dialect, t),
-        claim=leases.claim(t, by_label=False),
-        claim_by_label=leases.claim(t, by_label=True),
+        claim=leases.claim(t, CLAIM_COLUMNS, by_label=False),
+        claim_by_label=leases.claim(t, CLAIM_COLUMNS, by_label=True),
         renew=leases.renew(t),
         reap_pick=leases.reap_pick(*leases.expired(t)),
         reap=leases.reap(t, leases.EXPIRED_KIND, leases.REAP_REASON, *leases.expired(t)),
