@@ -2,11 +2,18 @@
 one line per failure.
 
 * :class:`LiveProgress` (a TTY, or ``--progress``): files done/total, audio hours done/total,
-  ETA, live sessions against the live limit and the ceiling, retries and failures; failures are
-  printed above the bars as they happen. Totals include jobs queued by others meanwhile.
+  ETA, live sessions against the live limit and the ceiling, retries and failures, and the
+  jobs it waits for with their countdown; failures and waits are printed above the bars as
+  they happen. Totals include jobs queued by others meanwhile.
 * :class:`JsonLines` (``--json``): one ``jobrunner.run/1`` object per attempt outcome on
   stdout (:func:`~jobrunner.cli.run_views.outcome_json`), flushed at once, for scripts (``jq``).
-* :class:`PlainLines` (no TTY): one stderr line per job that failed or was invalid, nothing else.
+* :class:`PlainLines` (no TTY): one stderr line per job that failed or was invalid, and one
+  when the run starts waiting for jobs other workers hold, or for other workers than before.
+
+A run with nothing to claim but jobs running under other workers' leases waits for them
+(:func:`wait_text`: "waiting for 3 jobs leased by host-b:1234 (expire in 41 s)"): a live
+worker keeps renewing its leases, a dead one's expire and the run reaps them. The line is
+printed when the wait starts and when the workers it waits for change, not at every renewal.
 
 ETA: the remaining audio (queued, plus what running sessions still have to send) over the
 audio the run gets through per second: ``pace`` x realtime per session, as many sessions as the
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Protocol
 
@@ -27,7 +35,19 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
 from jobrunner.cli.run_views import failure_line, outcome_json
 from jobrunner.formatting import format_duration
-from jobrunner.run import JobOutcome, RunSnapshot
+from jobrunner.run import JobOutcome, LeaseWait, RunSnapshot
+
+
+def wait_text(waiting: Sequence[LeaseWait]) -> str:
+    """Whose leases the run waits for and when the first of each holder's expires."""
+
+    def one(wait: LeaseWait) -> str:
+        jobs = "1 job" if wait.jobs == 1 else f"{wait.jobs} jobs"
+        verb = "expires" if wait.jobs == 1 else "expire"
+        left = f"{verb} in {round(wait.expires_in_s)} s" if wait.expires_in_s > 0 else "expired"
+        return f"{jobs} leased by {wait.holder} ({left})"
+
+    return "waiting for " + ", ".join(one(wait) for wait in waiting)
 
 
 class Reporter(Protocol):
@@ -45,6 +65,17 @@ class Reporter(Protocol):
     ) -> None: ...
 
 
+class WaitNews:
+    """Whether a snapshot's wait is news: it starts, or other workers than before hold it."""
+
+    def __init__(self) -> None:
+        self._holders: list[str] = []
+
+    def __call__(self, snapshot: RunSnapshot) -> bool:
+        holders, self._holders = self._holders, [wait.holder for wait in snapshot.waiting]
+        return bool(self._holders) and self._holders != holders
+
+
 class _Quiet:
     def on_outcome(self, outcome: JobOutcome) -> None:
         pass
@@ -60,9 +91,16 @@ class _Quiet:
 
 
 class PlainLines(_Quiet):
+    def __init__(self) -> None:
+        self._news = WaitNews()
+
     def on_outcome(self, outcome: JobOutcome) -> None:
         if outcome.outcome in ("failed", "invalid"):
             click.echo(failure_line(outcome), err=True)
+
+    def on_progress(self, snapshot: RunSnapshot) -> None:
+        if self._news(snapshot):
+            click.echo(f"run: {wait_text(snapshot.waiting)}", err=True)
 
 
 class JsonLines(_Quiet):
@@ -84,6 +122,7 @@ class LiveProgress(_Quiet):
         )
         self.files: TaskID = self.progress.add_task("files", total=None, count="", detail="")
         self.audio: TaskID = self.progress.add_task("audio", total=None, count="", detail="")
+        self._news = WaitNews()
 
     def __enter__(self) -> LiveProgress:
         self.progress.start()
@@ -105,6 +144,12 @@ class LiveProgress(_Quiet):
         detail = f"{live} · {counts.retries} retries · {failed} failed"
         if s.stopping:
             detail += " · stopping"
+        elif s.waiting:
+            jobs, first = sum(w.jobs for w in s.waiting), min(w.expires_in_s for w in s.waiting)
+            left = f"first lease expires in {round(first)} s" if first > 0 else "reaping"
+            detail += f" · waiting for {jobs} leased jobs ({left})"
+        if self._news(s):
+            self.progress.console.print(f"run: {wait_text(s.waiting)}", markup=False)
         self.progress.update(
             self.files,
             completed=counts.jobs_done,
@@ -142,4 +187,4 @@ class _JsonAndLive(LiveProgress):
         super().on_outcome(outcome)
 
 
-__all__ = ["JsonLines", "LiveProgress", "PlainLines", "Reporter", "choose_reporter"]
+__all__ = ["JsonLines", "LiveProgress", "PlainLines", "Reporter", "choose_reporter", "wait_text"]

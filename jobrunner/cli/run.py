@@ -40,6 +40,11 @@ from jobrunner.run import RunOptions, run_queue
     help="After Ctrl-C, how long running sessions may finish (default from the profile).",
 )
 @click.option("--retry-failed", is_flag=True, help="Queue failed jobs again first (fresh budget).")
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="End when nothing is claimable now; do not wait for jobs other workers hold.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON line per job outcome on stdout (below)."
@@ -60,6 +65,7 @@ def run_command(
     limit: int | None,
     grace_seconds: float | None,
     retry_failed: bool,
+    no_wait: bool,
     quiet: bool,
     as_json: bool,
     progress: bool | None,
@@ -70,20 +76,23 @@ def run_command(
     transcript, turns and attempt are stored in one transaction. Failures after streaming
     began are retried later with backoff (a new session from the start of the file); 4xx
     errors and undecodable audio fail the job at once; 429s lower the live concurrency. The
-    run ends when nothing is queued (jobs waiting for a retry backoff are waited for) and
-    nothing runs here.
+    run ends when nothing is left it could ever claim: jobs waiting for a retry backoff are
+    waited for, and so are jobs running under other workers' leases (the progress says whose;
+    a lease that expires is reaped and its job run). --no-wait ends instead, for scripts.
 
     The first 401/402/403 stops the run: the other jobs stay queued (exit 3). Ctrl-C or
     SIGTERM stops claiming and lets running sessions finish for --grace-seconds; a second
     Ctrl-C stops them at once and puts their jobs back in the queue without costing an
-    attempt (exit 130). After a crash or kill -9, run again: expired leases are reaped and
-    their jobs run again.
+    attempt (exit 130). After a crash or kill -9, run again: on the same machine the dead
+    process's leases are reaped at once, other hosts' once they expire, and their jobs run
+    again (that attempt counts).
 
     \b
     Examples:
       jobrunner run -c 8
       jobrunner run --label calls --limit 100
       jobrunner run --retry-failed
+      jobrunner run --no-wait      # in a script: leave other workers' jobs to them
       jobrunner --profile local run --pace 1 --json | jq -r 'select(.outcome=="failed").path'
 
     \b
@@ -105,6 +114,7 @@ def run_command(
         limit=limit,
         max_attempts=max_attempts,
         retry_failed=retry_failed,
+        no_wait=no_wait,
         handle_signals=True,
     )
     reporter = choose_reporter(quiet=quiet, as_json=as_json, progress=progress)

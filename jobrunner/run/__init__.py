@@ -34,9 +34,13 @@ How a run goes:
   first SIGINT/SIGTERM (or :meth:`~jobrunner.run.worker.Worker.request_stop`) stops claiming and
   lets sessions finish within ``grace_seconds``; the second, or the grace running out, cancels
   them and releases their jobs without costing an attempt (shielded writes). kill -9 loses
-  nothing either: the leases expire and the next run reaps them (that attempt counts).
-* **Done** when nothing is queued (jobs waiting for a backoff count: the run waits for them) and
-  nothing runs here. Jobs running under other workers' leases are theirs.
+  nothing either: the next run on this machine reaps the dead process's leases at once, any
+  other worker once they expire (that attempt counts).
+* **Done** when nothing is left that this worker could ever claim: nothing queued (jobs waiting
+  for a backoff count: the run waits for them), nothing running here, and no job running under
+  another worker's lease (the run waits for those too, showing whose they are, and reaps each
+  lease that expires; ``--no-wait`` ends instead). After a crash on this machine, the dead
+  process's leases are reaped at once (:mod:`jobrunner.owner` tells it is gone).
 
 Modules: ``worker`` (the claim loop), ``attempt`` (one job: context in, outcome out),
 ``recorder`` (an attempt's end in the store, and what to do when the store refuses it),
@@ -49,12 +53,20 @@ threads), ``outcomes`` (what a run reports); ``api`` holds the two entry points.
 from __future__ import annotations
 
 from jobrunner.run.api import arun_queue, run_queue
-from jobrunner.run.outcomes import Counts, JobOutcome, Outcome, RunSnapshot, RunSummary
+from jobrunner.run.outcomes import (
+    Counts,
+    JobOutcome,
+    LeaseWait,
+    Outcome,
+    RunSnapshot,
+    RunSummary,
+)
 from jobrunner.run.worker import OnOutcome, OnProgress, RunOptions
 
 __all__ = [
     "Counts",
     "JobOutcome",
+    "LeaseWait",
     "OnOutcome",
     "OnProgress",
     "Outcome",

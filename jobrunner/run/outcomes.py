@@ -118,8 +118,20 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class LeaseWait:
+    """Jobs running under another worker's leases that the run waits for: ``holder`` is
+    ``host:pid`` (or the owner id), ``expires_in_s`` when the first of its leases expires
+    unless renewed (then the run reaps it and runs the job)."""
+
+    holder: str
+    jobs: int
+    expires_in_s: float
+
+
+@dataclass(frozen=True)
 class RunSnapshot:
-    """Live figures for a progress display: the counts, and what runs right now."""
+    """Live figures for a progress display: the counts, what runs right now, and what the run
+    waits for when it has nothing to claim (``waiting``)."""
 
     counts: Counts
     elapsed_s: float
@@ -130,6 +142,7 @@ class RunSnapshot:
     running_audio_left_s: float
     pace: float
     stopping: bool
+    waiting: tuple[LeaseWait, ...] = ()
 
     @classmethod
     def of(
@@ -142,6 +155,7 @@ class RunSnapshot:
         ceiling: int,
         pace: float,
         stopping: bool,
+        waiting: tuple[LeaseWait, ...] = (),
     ) -> RunSnapshot:
         """``running``: (duration, seconds since its session started) per running job."""
         return cls(
@@ -154,6 +168,7 @@ class RunSnapshot:
             running_audio_left_s=sum(max(0.0, d - age * pace) for d, age in running),
             pace=pace,
             stopping=stopping,
+            waiting=waiting,
         )
 
     @property
@@ -200,4 +215,4 @@ class RunSummary:
         return EXIT_FAILED if self.counts.failed or self.counts.invalid else EXIT_OK
 
 
-__all__ = ["Counts", "JobOutcome", "Outcome", "RunSnapshot", "RunSummary"]
+__all__ = ["Counts", "JobOutcome", "LeaseWait", "Outcome", "RunSnapshot", "RunSummary"]

@@ -1,5 +1,8 @@
 """The claim loop: claim jobs as session slots free up, one :class:`Attempt` per claimed job,
 act on how each attempt ended, and stop when the queue is drained or a stop is asked for.
+Drained means nothing this worker could ever claim: jobs in a retry backoff are waited for,
+and so are jobs running under other workers' leases (they may come back to the queue, and an
+expiring lease is reaped and its job run), unless ``RunOptions.no_wait``.
 
 Sessions borrow a slot from an ``anyio.CapacityLimiter`` whose size follows
 :class:`~jobrunner.run.concurrency.AdaptiveLimit`; when slots free, as many jobs are claimed in
@@ -24,7 +27,7 @@ from jobrunner.errors import JobrunnerError, RateLimitedError, SessionError, Sto
 from jobrunner.retry import RetryPolicy
 from jobrunner.run.attempt import Attempt, AttemptContext, AttemptEnd, Running, Why, vouched
 from jobrunner.run.concurrency import AdaptiveLimit
-from jobrunner.run.leases import LeaseKeeper
+from jobrunner.run.leases import Held, LeaseKeeper, Waiting
 from jobrunner.run.offload import StoreCalls
 from jobrunner.run.outcomes import Counts, JobOutcome, RunSnapshot, RunSummary
 from jobrunner.run.shutdown import Shutdown, can_handle_signals
@@ -49,7 +52,9 @@ class RunOptions:
     ``label``: only jobs with this label. ``limit``: claim at most N jobs (a retry of a job this
     run already tried counts again). ``max_attempts``: the attempt budget per job in this run's
     decisions (it can lower the budget set at enqueue; ``retry`` gives a fresh one).
-    ``retry_failed``: queue the failed jobs again first. ``handle_signals``: SIGINT/SIGTERM
+    ``retry_failed``: queue the failed jobs again first. ``no_wait``: end when nothing is
+    claimable now, instead of waiting for the jobs that other workers' leases hold (live
+    workers, or other hosts' until their leases expire). ``handle_signals``: SIGINT/SIGTERM
     stop the run gracefully (main thread only; without it a Ctrl-C aborts the sessions and the
     leases expire). ``probe``: one session until a handshake succeeds. ``seed``: the backoff
     jitter's random seed.
@@ -59,6 +64,7 @@ class RunOptions:
     limit: int | None = None
     max_attempts: int | None = None
     retry_failed: bool = False
+    no_wait: bool = False
     handle_signals: bool = False
     probe: bool = True
     seed: int | None = None
@@ -87,7 +93,9 @@ class Worker:
         )
         self.rng = random.Random(self.options.seed)
         self.limit = AdaptiveLimit(settings.concurrency, clock=clock, probe=self.options.probe)
-        self.running: dict[int, Running] = {}
+        #: this worker's attempts by (job id, attempt number): after ``cancel`` and ``retry``
+        #: the same job may be claimed again while its old attempt is still winding down
+        self.running: dict[Held, Running] = {}
         self.counts = Counts()
         self.shutdown = Shutdown(
             settings.grace_seconds, clock=clock, cancel_all=partial(self._cancel_all, "stop")
@@ -100,6 +108,8 @@ class Worker:
         # anyio primitives need the event loop: made in run()
         self._pulse: anyio.Event
         self._calls: StoreCalls
+        self._keeper: LeaseKeeper
+        self._waiting: Waiting = Waiting()
         self.slots: anyio.CapacityLimiter
         self._claim_scope: anyio.CancelScope
 
@@ -124,6 +134,7 @@ class Worker:
             ceiling=self.limit.ceiling,
             pace=self.settings.pace,
             stopping=self.stopping,
+            waiting=self._waiting.at(now),
         )
 
     # --- the run ------------------------------------------------------------------------
@@ -133,14 +144,7 @@ class Worker:
         self._calls = StoreCalls()
         self.slots = anyio.CapacityLimiter(self.limit.limit)
         self._claim_scope = anyio.CancelScope()
-        if self.options.retry_failed:
-            selector = Selector(label=self.options.label, states=(JobState.FAILED,))
-            requeue = partial(self.store.requeue, max_attempts=self.options.max_attempts)
-            ids = await self._calls(requeue, selector)
-            self.counts = replace(self.counts, requeued_failed=len(ids))
-        self._note_reaped(await self._calls(self.store.reap_expired))
-        await self._refresh_queue()
-        keeper = LeaseKeeper(
+        self._keeper = keeper = LeaseKeeper(
             self.store,
             self.owner,
             self.settings.lease_ttl_s,
@@ -150,6 +154,13 @@ class Worker:
             reaped=self._note_reaped,
             clock=self.clock,
         )
+        if self.options.retry_failed:
+            selector = Selector(label=self.options.label, states=(JobState.FAILED,))
+            requeue = partial(self.store.requeue, max_attempts=self.options.max_attempts)
+            ids = await self._calls(requeue, selector)
+            self.counts = replace(self.counts, requeued_failed=len(ids))
+        await keeper.reap()  # a crash on this machine: its jobs are ours to run at once
+        await self._refresh_queue()
         async with anyio.create_task_group() as tg:
             tg.start_soon(keeper.run)
             if self.options.handle_signals and can_handle_signals():
@@ -219,13 +230,23 @@ class Worker:
             return len(jobs)
         context = self._attempt_context()
         for job, token in zip(jobs, tokens, strict=False):
+            self._stale(job.id)
             self.counts = self.counts.took(job.duration_s)
             running = Running(job, anyio.Event(), started=self.clock())
-            self.running[job.id] = running
+            self.running[job.id, job.attempt] = running
             tg.start_soon(self._session, Attempt(context, running), token)
         if jobs:
+            self._waiting = Waiting()
             self._changed()
         return len(jobs)
+
+    def _stale(self, job_id: int) -> None:
+        """We claimed ``job_id`` again (``cancel``, then ``retry``, while its old attempt
+        still ran here): the old attempt's lease is gone, stop its session now."""
+        for (held_id, attempt), running in self.running.items():
+            if held_id == job_id:
+                logger.info("job %d: claimed again; stopping its attempt %d", job_id, attempt)
+                running.cancel("lease")
 
     def _claims_left(self) -> int:
         if self.options.limit is None:
@@ -234,14 +255,22 @@ class Worker:
 
     async def _wait_for_work(self) -> bool:
         """After a claim came back short: wait until a job may be claimable. False when the
-        run is done (nothing queued and nothing running here)."""
-        pulse = self._pulse
-        due = await self._calls(self.store.next_run_after, self.options.label)
-        if due is None and not self.running:
+        run is done: nothing queued, nothing running here, and (unless ``no_wait``) no job
+        running under another worker's lease, which could come back to the queue."""
+        pulse, label = self._pulse, self.options.label
+        # first: whatever others() reaps is queued by the time next_run_after looks
+        others = Waiting() if self.options.no_wait else await self._keeper.others(label)
+        due = await self._calls(self.store.next_run_after, label)
+        if due is None and not self.running and not others:
             return False
+        if others or self._waiting:
+            self._waiting = others
+            self._changed()
         poll = min(MAX_POLL_S, self.settings.lease_ttl_s / 3)
         if due is not None:
             poll = min(poll, max(0.05, (due - self.store.now()).total_seconds()))
+        if others:  # look again as the first of their leases expires
+            poll = min(poll, max(0.05, others.expires_in(self.clock())))
         with anyio.move_on_after(poll):
             await pulse.wait()
         return True
@@ -265,7 +294,7 @@ class Worker:
         )
 
     async def _session(self, attempt: Attempt, token: object) -> None:
-        job_id = attempt.job.id
+        job_id, key = attempt.job.id, (attempt.job.id, attempt.job.attempt)
         end: AttemptEnd | None = None
         try:
             end = await attempt.run()
@@ -274,7 +303,8 @@ class Worker:
         finally:
             if end is not None:
                 self._act_on(end)
-            self.running.pop(job_id, None)
+            if self.running.get(key) is attempt.running:
+                del self.running[key]
             self.slots.release_on_behalf_of(token)
             if end is not None:
                 self.counts = self.counts.counted(end.outcome)
@@ -311,11 +341,11 @@ class Worker:
         logger.info("live concurrency %d (ceiling %d)", self.limit.limit, self.limit.ceiling)
         self._changed()
 
-    def _leases_lost(self, ids: set[int]) -> None:
-        for job_id in ids:
-            running = self.running.get(job_id)
+    def _leases_lost(self, held: set[Held]) -> None:
+        for job_id, attempt in held:
+            running = self.running.get((job_id, attempt))
             if running is not None and running.streaming:
-                logger.info("job %d: lease gone (cancelled or reaped); stopping it", job_id)
+                logger.info("job %d attempt %d: lease gone; stopping it", job_id, attempt)
                 running.cancel("lease")
 
     def _note_reaped(self, result: ReapResult) -> None:

@@ -34,6 +34,7 @@ from jobrunner.store.records import (
     ClaimedJob,
     Inserted,
     JobState,
+    LeaseHolder,
     NewJob,
     ReapResult,
     Selector,
@@ -174,9 +175,11 @@ class Store:
         with self._write() as conn:
             return claims.claim(conn, self._sql, self.now(), n, owner, lease_ttl, label)
 
-    def renew_leases(self, owner: str, job_ids: Iterable[int], ttl: float) -> set[int]:
+    def renew_leases(
+        self, owner: str, held: Iterable[tuple[int, int]], ttl: float
+    ) -> set[tuple[int, int]]:
         with self._write() as conn:
-            return claims.renew_leases(conn, self._sql, self.now(), owner, job_ids, ttl)
+            return claims.renew_leases(conn, self._sql, self.now(), owner, held, ttl)
 
     def complete(
         self,
@@ -222,6 +225,11 @@ class Store:
         with self._write() as conn:
             return claims.reap_expired(conn, sql, self.now() if now is None else now)
 
+    def reap_owners(self, owners: Iterable[str]) -> ReapResult:
+        """Reap the leases of owners whose processes are gone, expired or not."""
+        with self._write() as conn:
+            return claims.reap_owners(conn, self._sql, self.now(), owners)
+
     def requeue(
         self,
         selector: Selector,
@@ -262,6 +270,11 @@ class Store:
     def status(self) -> StatusReport:
         with self._read() as conn:
             return reports.status_report(conn, self._judging_now(conn))
+
+    def lease_holders(self, label: str | None = None) -> list[LeaseHolder]:
+        """Owners holding leases on running jobs (with ``label``), by owner."""
+        with self._read() as conn:
+            return claims.lease_holders(conn, self._judging_now(conn), label)
 
     def jobs(
         self,

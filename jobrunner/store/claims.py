@@ -7,21 +7,29 @@ Expiry is judged by the statements' clock (``statements.Timing``): on a PostgreS
 the database server's own clock, so machines whose clocks disagree, or step, never expire each
 other's live leases.
 
-Functions run inside the write transaction the caller opened and take the store's statements.
+A worker on the same machine as a lease's owner can tell when that process is gone
+(``jobrunner.owner``); :func:`reap_owners` then reaps its leases at once, without waiting for
+them to expire. :func:`lease_holders` tells a worker with nothing to claim whom it waits for.
+
+Functions run inside the transaction the caller opened and take the store's statements.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from jobrunner.store.lease_statements import EXPIRED_KIND, GONE_KIND
 from jobrunner.store.records import (
     AttemptOutcome,
     AttemptRecord,
     ClaimedJob,
     JobState,
+    LeaseHolder,
     ReapResult,
 )
 from jobrunner.store.rows import chunks, fit_optional, insert_attempts
@@ -80,35 +88,95 @@ def renew_leases(
     sql: Statements,
     now: datetime,
     owner: str,
-    job_ids: Iterable[int],
+    held: Iterable[tuple[int, int]],
     ttl: float,
-) -> set[int]:
-    """Extend ``owner``'s leases; returns the ids still owned (a cancelled or reaped job drops
-    out, which is how a running session learns to stop)."""
+) -> set[tuple[int, int]]:
+    """Extend ``owner``'s leases on ``held`` ``(job id, attempt)`` pairs; returns the pairs
+    still held (a cancelled, reaped or re-claimed attempt drops out, which is how its session
+    learns to stop)."""
     when = clock_params(now, expires=ttl)
-    kept: set[int] = set()
-    for chunk in chunks(sorted(set(job_ids))):
-        params = {"ids": list(chunk), "owner": owner, **when}
-        kept.update(conn.execute(sql.renew, params).scalars())
+    kept: set[tuple[int, int]] = set()
+    for chunk in chunks(sorted(set(held))):
+        params = {"held": [tuple(pair) for pair in chunk], "owner": owner, **when}
+        kept.update((job_id, number) for job_id, number in conn.execute(sql.renew, params))
     return kept
 
 
-#: what the reaper records for an attempt whose worker vanished
-LOST_KIND = "lease_expired"
+def lease_holders(conn: Connection, now: datetime, label: str | None = None) -> list[LeaseHolder]:
+    """Every owner holding running jobs (with ``label``), when its first and last lease expire
+    as seen at ``now``; a read, for a worker deciding whether to wait and whom to reap."""
+    stmt = (
+        sa.select(
+            jobs.c.lease_owner,
+            sa.func.count(),
+            sa.func.min(jobs.c.lease_expires_at),
+            sa.func.max(jobs.c.lease_expires_at),
+        )
+        .where(
+            jobs.c.status == JobState.RUNNING.value,
+            jobs.c.lease_owner.is_not(None),
+            jobs.c.lease_expires_at.is_not(None),
+        )
+        .group_by(jobs.c.lease_owner)
+        .order_by(jobs.c.lease_owner)
+    )
+    if label is not None:
+        stmt = stmt.where(jobs.c.label == fit_optional(jobs.c.label, label))
+    return [
+        LeaseHolder(
+            owner=owner,
+            jobs=int(n),
+            expires_in_s=(first - now).total_seconds(),
+            last_expires_in_s=(last - now).total_seconds(),
+        )
+        for owner, n, first, last in conn.execute(stmt)
+    ]
+
+
+#: what the reaper records for an attempt whose worker vanished: its lease expired, or its
+#: process is known to be gone (``jobrunner.owner``); the outcome is ``lease_expired`` for both
+LOST_KIND = EXPIRED_KIND
 LOST_MESSAGE = "lease expired before the attempt ended"
+GONE_MESSAGE = "the worker's process was gone before the attempt ended"
 
 
 def reap_expired(conn: Connection, sql: Statements, now: datetime) -> ReapResult:
     """Expired leases (the worker died or hung): back to ``queued``, or ``failed`` when the
     budget is used up. The lost attempt is recorded with outcome ``lease_expired``."""
     when = clock_params(now)
-    victims = {v.id: v for v in conn.execute(sql.reap_pick, when)}
+    return _reap(conn, sql, sql.reap_pick, sql.reap, when, LOST_KIND, LOST_MESSAGE)
+
+
+def reap_owners(
+    conn: Connection, sql: Statements, now: datetime, owners: Iterable[str]
+) -> ReapResult:
+    """The leases of ``owners``, whose processes are gone (``jobrunner.owner.is_gone``), at
+    once, expired or not: like :func:`reap_expired`, the lost attempt counts and is recorded
+    with outcome ``lease_expired``, its error kind ``worker_gone``."""
+    names = sorted(set(owners))
+    if not names:
+        return ReapResult()
+    params = {"owners": names, **clock_params(now)}
+    return _reap(conn, sql, sql.reap_owners_pick, sql.reap_owners, params, GONE_KIND, GONE_MESSAGE)
+
+
+def _reap(
+    conn: Connection,
+    sql: Statements,
+    pick: sa.Select[Any],
+    update: sa.Update,
+    params: dict[str, Any],
+    kind: str,
+    message: str,
+) -> ReapResult:
+    """Pick the victims, end them with ``update``, record each one's lost attempt."""
+    victims = {v.id: v for v in conn.execute(pick, params)}
     if not victims:
         return ReapResult()
     ended: dict[int, JobState] = {}
     lost: list[tuple[int, AttemptRecord, AttemptOutcome]] = []
     for chunk in chunks(sorted(victims)):
-        for job_id, status, ended_at in conn.execute(sql.reap, {"ids": list(chunk), **when}):
+        for job_id, status, ended_at in conn.execute(update, {"ids": list(chunk), **params}):
             ended[job_id] = JobState(status)
             v = victims[job_id]
             record = AttemptRecord(
@@ -117,8 +185,8 @@ def reap_expired(conn: Connection, sql: Statements, now: datetime) -> ReapResult
                 started_at=v.claimed_at,
                 ended_at=ended_at,
                 audio_seconds_sent=None,
-                error_kind=LOST_KIND,
-                error_message=LOST_MESSAGE,
+                error_kind=kind,
+                error_message=message,
             )
             lost.append((job_id, record, AttemptOutcome.LEASE_EXPIRED))
     insert_attempts(conn, sql, sorted(lost, key=lambda item: item[0]))

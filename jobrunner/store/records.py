@@ -8,9 +8,6 @@ timestamps) and ``*_wall_s`` values are monotonic offsets from the session start
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,11 +40,6 @@ class AttemptOutcome(StrEnum):
 def utcnow() -> datetime:
     """The default clock of the store."""
     return datetime.now(UTC)
-
-
-def make_owner() -> str:
-    """A lease owner id, fresh per worker process: ``host:pid:uuid8`` (readable in ``status``)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
@@ -176,6 +168,18 @@ class Selector:
     paths: tuple[str, ...] = ()
     label: str | None = None
     states: tuple[JobState, ...] | None = None
+
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    """An owner holding leases on running jobs, as seen by a worker that may wait for them:
+    its first and last lease expire in ``expires_in_s`` and ``last_expires_in_s`` (negative:
+    expired), on the clock that judges leases."""
+
+    owner: str
+    jobs: int
+    expires_in_s: float
+    last_expires_in_s: float
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from jobrunner.owner import parse_owner as owner_id
 from jobrunner.store.records import STATES, JobState
 from jobrunner.store.schema import attempts, jobs, turns
 
@@ -216,8 +217,8 @@ class FailureReason:
 
 @dataclass(frozen=True)
 class WorkerView:
-    """A worker process seen through its leases: an owner (``host:pid:uuid8``, see
-    ``records.make_owner``) holding running jobs, one realtime session each.
+    """A worker process seen through its leases: an owner (``host:pid:...``, see
+    ``jobrunner.owner``) holding running jobs, one realtime session each.
 
     ``live`` is False when every lease it holds has expired: it crashed, hung or lost the
     database, and the next reap (any worker's) puts its jobs back in the queue. ``host`` and
@@ -296,11 +297,8 @@ def status_report(conn: Connection, now: datetime, *, top: int = 5) -> StatusRep
 
 
 def parse_owner(owner: str) -> tuple[str | None, int | None]:
-    """``(host, pid)`` of a ``host:pid:uuid8`` lease owner; ``(None, None)`` for other forms."""
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or not parts[1].isdigit():
-        return None, None
-    return parts[0], int(parts[1])
+    """``(host, pid)`` of a lease owner (``jobrunner.owner``); ``(None, None)`` for other forms."""
+    return (None, None) if (held := owner_id(owner)) is None else (held.host, held.pid)
 
 
 def worker_sessions(conn: Connection, now: datetime) -> tuple[WorkerView, ...]:

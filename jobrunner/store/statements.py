@@ -8,7 +8,8 @@ more CPU than SQLite takes to run it, so statements are built once per kind of s
 table being updated (SQLAlchemy reserves those for the SET clause).
 
 Statements tell the time through a ``timing.Timing``: the store's clock, or on PostgreSQL the
-database server's, read inside the statement.
+database server's, read inside the statement. The claim, renew and reap statements are built in
+``lease_statements``; :class:`Statements` gathers them with the others.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from jobrunner.store.engine import insert_ignoring_conflicts, pick_once
+from jobrunner.store import lease_statements as leases
+from jobrunner.store.engine import insert_ignoring_conflicts
+from jobrunner.store.lease_statements import CLEARED, QUEUED, RUNNING, exhausted_or
 from jobrunner.store.records import JobState
 from jobrunner.store.schema import attempts, jobs, transcripts, turns
 from jobrunner.store.timing import BOUND, SERVER, Timing
 
-_QUEUED = JobState.QUEUED.value
-_RUNNING = JobState.RUNNING.value
-_CLEARED: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None, "claimed_at": None}
+#: what the endings below share with the claim and lease statements (``lease_statements``)
+_QUEUED, _RUNNING, _CLEARED, _exhausted_or = QUEUED, RUNNING, CLEARED, exhausted_or
 
 #: what ``claim`` returns: everything the worker needs to stream the job
 CLAIM_COLUMNS = (
@@ -50,12 +52,6 @@ CLAIM_COLUMNS = (
     jobs.c.size_bytes,
     jobs.c.mtime_ns,
 )
-
-
-def _exhausted_or(if_used_up: Any, otherwise: Any) -> sa.Case[Any]:
-    """``if_used_up`` when the attempt budget is used up (see ``endings``), else ``otherwise``."""
-    used_up = (jobs.c.attempts - jobs.c.attempt_base) >= jobs.c.max_attempts
-    return sa.case((used_up, if_used_up), else_=otherwise)
 
 
 # -- intake ------------------------------------------------------------------------------------
@@ -84,103 +80,6 @@ def insert_jobs(dialect: str, t: Timing) -> sa.Insert:
             finished_at=sa.case((sa.bindparam("born_invalid", type_=sa.Boolean()), t.now)),
         )
         .returning(jobs.c.idempotency_key, jobs.c.id)
-    )
-
-
-# -- claims and leases -------------------------------------------------------------------------
-
-
-def claim(t: Timing, *, by_label: bool) -> sa.Update:
-    """Lease up to ``:n`` runnable queued jobs, highest priority then oldest, in one statement.
-
-    ``WITH picked AS MATERIALIZED (SELECT id ... LIMIT :n FOR UPDATE SKIP LOCKED) UPDATE ...
-    WHERE id IN (SELECT id FROM picked) RETURNING ...``: the CTE runs once (see
-    ``engine.pick_once``), ``SKIP LOCKED`` lets concurrent claimers take different jobs without
-    waiting, and ``status = 'queued'`` is checked again by the UPDATE itself. ``attempts`` is
-    incremented here, so a worker that dies mid-job has used the attempt.
-    """
-    pick = (
-        sa.select(jobs.c.id)
-        .where(jobs.c.status == _QUEUED, jobs.c.run_after <= t.now)
-        .order_by(jobs.c.priority.desc(), jobs.c.id)
-        .limit(sa.bindparam("n", type_=sa.Integer()))
-        .with_for_update(skip_locked=True)
-    )
-    if by_label:
-        pick = pick.where(jobs.c.label == sa.bindparam("label_"))
-    picked = pick_once(pick, "picked")
-    return (
-        sa.update(jobs)
-        .where(jobs.c.id.in_(sa.select(picked.c.id)), jobs.c.status == _QUEUED)
-        .values(
-            status=_RUNNING,
-            lease_owner=sa.bindparam("owner"),
-            lease_expires_at=t.later("expires"),
-            claimed_at=t.now,
-            attempts=jobs.c.attempts + 1,
-            updated_at=t.now,
-        )
-        .returning(*CLAIM_COLUMNS)
-    )
-
-
-def renew(t: Timing) -> sa.Update:
-    """Extend ``:owner``'s leases on ``:ids``; ``RETURNING id`` names the ones still held, so a
-    cancelled or reaped job simply drops out of the answer."""
-    return (
-        sa.update(jobs)
-        .where(
-            jobs.c.id.in_(sa.bindparam("ids", expanding=True)),
-            jobs.c.status == _RUNNING,
-            jobs.c.lease_owner == sa.bindparam("owner"),
-        )
-        .values(lease_expires_at=t.later("expires"), updated_at=t.now)
-        .returning(jobs.c.id)
-    )
-
-
-def _expired(t: Timing) -> tuple[sa.ColumnElement[bool], ...]:
-    return (
-        jobs.c.status == _RUNNING,
-        jobs.c.lease_expires_at.is_not(None),
-        jobs.c.lease_expires_at < t.now,
-    )
-
-
-def reap_pick(t: Timing) -> sa.Select[Any]:
-    """Running jobs whose lease expired, with what their lost attempt row needs.
-
-    ``FOR UPDATE SKIP LOCKED``: two reapers never wait on each other; a row one of them holds
-    is that one's to reap.
-    """
-    return (
-        sa.select(jobs.c.id, jobs.c.attempts, jobs.c.lease_owner, jobs.c.claimed_at)
-        .where(*_expired(t))
-        .order_by(jobs.c.id)
-        .with_for_update(skip_locked=True)
-    )
-
-
-REAP_REASON = "lease expired: the worker stopped renewing it (crashed or hung)"
-
-
-def reap(t: Timing) -> sa.Update:
-    """Back to ``queued``, or ``failed`` when the budget is used up, for picked ids (``:ids``)
-    that are still expired. ``RETURNING updated_at`` gives the instant the attempt ended, in
-    the statement's own clock."""
-    return (
-        sa.update(jobs)
-        .where(jobs.c.id.in_(sa.bindparam("ids", expanding=True)), *_expired(t))
-        .values(
-            status=_exhausted_or(JobState.FAILED.value, _QUEUED),
-            finished_at=_exhausted_or(t.now, None),
-            last_error=REAP_REASON,
-            error_kind="lease_expired",
-            run_after=t.now,
-            updated_at=t.now,
-            **_CLEARED,
-        )
-        .returning(jobs.c.id, jobs.c.status, jobs.c.updated_at)
     )
 
 
@@ -348,6 +247,8 @@ class Statements:
     renew: sa.Update
     reap_pick: sa.Select[Any]
     reap: sa.Update
+    reap_owners_pick: sa.Select[Any]
+    reap_owners: sa.Update
     complete: sa.Update
     retry: sa.Update
     fail: sa.Update
@@ -374,11 +275,13 @@ def statements(dialect: str, server_clock: bool = False) -> Statements:
         timing=t,
         existing_keys=existing_keys(),
         insert_jobs=insert_jobs(dialect, t),
-        claim=claim(t, by_label=False),
-        claim_by_label=claim(t, by_label=True),
-        renew=renew(t),
-        reap_pick=reap_pick(t),
-        reap=reap(t),
+        claim=leases.claim(t, CLAIM_COLUMNS, by_label=False),
+        claim_by_label=leases.claim(t, CLAIM_COLUMNS, by_label=True),
+        renew=leases.renew(t),
+        reap_pick=leases.reap_pick(*leases.expired(t)),
+        reap=leases.reap(t, leases.EXPIRED_KIND, leases.REAP_REASON, *leases.expired(t)),
+        reap_owners_pick=leases.reap_pick(*leases.held_by_owners()),
+        reap_owners=leases.reap(t, leases.GONE_KIND, leases.GONE_REASON, *leases.held_by_owners()),
         complete=complete(t),
         retry=retry(t),
         fail=fail(t),

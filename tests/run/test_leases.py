@@ -1,12 +1,15 @@
 """The lease keeper against a real SQLite queue whose clock the test turns by hand: renewals
-hand back the jobs that are not ours any more, reaping brings dead workers' jobs back, and a
+hand back the attempts that are not ours any more, reaping brings dead workers' jobs back (at
+once when their process is gone), a waiting worker learns whose leases it waits for, and a
 database that fails for a round costs nobody their job. No sleeps: each round is called
-directly (``renew``, ``reap``, ``tick``)."""
+directly (``renew``, ``reap``, ``tick``, ``others``)."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,9 +20,11 @@ import pytest
 from helpers import fast_settings
 from workerkit import enqueue, make_files
 
-from jobrunner.run.leases import LeaseKeeper
+from jobrunner.owner import this_machine
+from jobrunner.run import LeaseWait
+from jobrunner.run.leases import Held, LeaseKeeper
 from jobrunner.run.offload import StoreCalls
-from jobrunner.store import ReapResult, Selector, Store
+from jobrunner.store import ReapResult, Selector, Store, make_owner
 
 T = TypeVar("T")
 TTL = 30.0
@@ -42,8 +47,8 @@ class Keeper:
     """A LeaseKeeper of owner ``ME`` and what its callbacks heard."""
 
     def __init__(self, store: Store, clock: Clock) -> None:
-        self.held: set[int] = set()
-        self.lost: list[set[int]] = []
+        self.held: set[Held] = set()
+        self.lost: list[set[Held]] = []
         self.reaped: list[ReapResult] = []
         self.store, self.clock = store, clock
 
@@ -81,15 +86,15 @@ def queue(tmp_path: Path, db_url: str, clock: Clock) -> Iterator[Store]:
 def test_a_renewal_extends_our_leases_and_hands_back_the_jobs_we_lost(
     queue: Store, clock: Clock
 ) -> None:
-    mine = [job.id for job in queue.claim(3, ME, TTL)]
+    mine = [(job.id, job.attempt) for job in queue.claim(3, ME, TTL)]
     keeper = Keeper(queue, clock)
     keeper.held = set(mine)
     cancelled, kept = mine[0], mine[1:]
-    assert queue.cancel(Selector(ids=(cancelled,))) == [cancelled]
+    assert queue.cancel(Selector(ids=(cancelled[0],))) == [cancelled[0]]
     clock.advance(20.0)
     assert keeper.run(lambda k: k.renew()) == {cancelled}
     assert keeper.lost == [{cancelled}]
-    for job_id in kept:
+    for job_id, _ in kept:
         view = queue.job(job_id)
         assert view is not None and view.state == "running"
         assert view.lease_expires_at == clock.utc + timedelta(seconds=TTL)
@@ -106,9 +111,9 @@ def test_a_job_reaped_and_claimed_by_another_worker_is_reported_lost(
     assert queue.reap_expired().requeued == (job.id,)
     assert [j.id for j in queue.claim(1, "host:3:other", TTL)] == [job.id]
     keeper = Keeper(queue, clock)
-    keeper.held = {job.id}
-    assert keeper.run(lambda k: k.renew()) == {job.id}
-    assert keeper.lost == [{job.id}]
+    keeper.held = {(job.id, job.attempt)}
+    assert keeper.run(lambda k: k.renew()) == {(job.id, job.attempt)}
+    assert keeper.lost == [{(job.id, job.attempt)}]
     view = queue.job(job.id)
     assert view is not None and view.lease_owner == "host:3:other"
 
@@ -172,7 +177,7 @@ def test_a_failed_renewal_loses_nobody_their_job_and_the_next_round_renews(
 ) -> None:
     [job] = queue.claim(1, ME, TTL)
     keeper = Keeper(queue, clock)
-    keeper.held = {job.id}
+    keeper.held = {(job.id, job.attempt)}
     path = db_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as db:  # the database fails every statement on jobs for a round
         db.execute("ALTER TABLE jobs RENAME TO jobs_away")
@@ -186,3 +191,47 @@ def test_a_failed_renewal_loses_nobody_their_job_and_the_next_round_renews(
     assert keeper.run(lambda k: k.renew()) == set()
     view = queue.job(job.id)
     assert view is not None and view.lease_expires_at == clock.utc + timedelta(seconds=TTL)
+
+
+def dead_owner() -> str:
+    """The owner id of a process that has ended (on this machine)."""
+    code = "from jobrunner.owner import make_owner; print(make_owner())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+@pytest.mark.skipif(this_machine() is None, reason="needs Linux /proc")
+def test_a_reap_takes_back_at_once_the_jobs_of_a_process_that_is_gone_and_only_those(
+    queue: Store, clock: Clock
+) -> None:
+    dead, live, elsewhere = dead_owner(), make_owner(), "host-b:1234:abcd1234"
+    [lost] = queue.claim(1, dead, TTL)
+    [kept] = queue.claim(1, live, TTL)
+    [waited] = queue.claim(1, elsewhere, TTL)
+    keeper = Keeper(queue, clock)
+    result = keeper.run(lambda k: k.reap())  # nothing has expired
+    assert result == ReapResult(requeued=(lost.id,)) and keeper.reaped == [result]
+    [attempt] = queue.attempts(lost.id)
+    assert (attempt.outcome, attempt.error_kind, attempt.worker) == (
+        "lease_expired",
+        "worker_gone",
+        dead,
+    )
+    assert {j.id for j in queue.jobs(states=["running"])} == {kept.id, waited.id}
+
+
+def test_others_says_whose_leases_a_worker_waits_for_and_reaps_them_when_they_expire(
+    queue: Store, clock: Clock
+) -> None:
+    theirs = queue.claim(2, "host-b:1234:abcd1234", TTL)
+    [ours] = queue.claim(1, ME, TTL)  # never waited for
+    keeper = Keeper(queue, clock)
+    keeper.held = {(ours.id, ours.attempt)}
+    clock.advance(TTL / 3)
+    waiting = keeper.run(lambda k: k.others())
+    assert waiting.at(clock.mono) == (LeaseWait("host-b:1234", 2, TTL * 2 / 3),)
+    assert keeper.reaped == []
+    clock.advance(TTL)  # they never renewed; we renew now
+    assert keeper.run(lambda k: k.renew()) == set()
+    assert not keeper.run(lambda k: k.others())
+    assert keeper.reaped == [ReapResult(requeued=tuple(sorted(j.id for j in theirs)))]

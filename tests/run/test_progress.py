@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import pytest
 from rich.console import Console
 
 from jobrunner.cli.progress import LiveProgress, choose_reporter
-from jobrunner.run import Counts, JobOutcome, Outcome, RunSnapshot
+from jobrunner.run import Counts, JobOutcome, LeaseWait, Outcome, RunSnapshot
 
 
 def outcome(kind: Outcome, job_id: int = 3, reason: str | None = None) -> JobOutcome:
@@ -118,3 +119,43 @@ def test_the_live_display_says_when_the_run_is_stopping_at_full_concurrency() ->
     files, audio = rendered(snapshot)
     assert files.endswith(" 1/2 live 1/8 · 0 retries · 0 failed · stopping")
     assert audio.endswith(" 0.00/0.01 h ETA 0:00:04")
+
+
+def test_the_live_display_says_whose_leases_the_run_waits_for() -> None:
+    waiting = (LeaseWait("host-b:1234", 3, 41.2), LeaseWait("host-c:77", 1, -0.5))
+    snapshot = RunSnapshot.of(
+        Counts(claimed=2, succeeded=2, done_audio_s=20.0), elapsed_s=9.0, running=[], limit=4,
+        ceiling=4, pace=1.0, stopping=False, waiting=waiting,
+    )  # fmt: skip
+    news, files, _ = rendered(snapshot)
+    assert news == (
+        "run: waiting for 3 jobs leased by host-b:1234 (expire in 41 s), "
+        "1 job leased by host-c:77 (expired)"
+    )
+    assert files.endswith(
+        " 2/2 live 0/4 · 0 retries · 0 failed · waiting for 4 leased jobs (reaping)"
+    )
+    _, files, _ = rendered(replace(snapshot, waiting=waiting[:1]))
+    assert files.endswith(" · waiting for 3 leased jobs (first lease expires in 41 s)")
+
+
+def test_without_a_terminal_a_wait_is_one_line_when_it_starts_or_whom_it_waits_for_changes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def moment(*waiting: LeaseWait) -> RunSnapshot:
+        return RunSnapshot.of(
+            Counts(), elapsed_s=1.0, running=[], limit=4, ceiling=4, pace=1.0, stopping=False,
+            waiting=waiting,
+        )  # fmt: skip
+
+    with choose_reporter(quiet=False, as_json=False, progress=None) as reporter:
+        reporter.on_progress(moment())
+        reporter.on_progress(moment(LeaseWait("host-b:1234", 3, 41.0)))
+        reporter.on_progress(moment(LeaseWait("host-b:1234", 2, 38.0)))  # same worker
+        reporter.on_progress(moment(LeaseWait("host-b:1234", 2, 60.0), LeaseWait("c:7", 1, 9)))
+        reporter.on_progress(moment())
+    assert capsys.readouterr().err.splitlines() == [
+        "run: waiting for 3 jobs leased by host-b:1234 (expire in 41 s)",
+        "run: waiting for 2 jobs leased by host-b:1234 (expire in 60 s), "
+        "1 job leased by c:7 (expires in 9 s)",
+    ]

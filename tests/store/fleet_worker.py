@@ -48,12 +48,13 @@ def drain(store: Store, seed: int, ttl: float) -> None:
 def hold(store: Store, n: int, ttl: float) -> None:
     owner = make_owner()
     _wait_for_go()
-    ids = [job.id for job in store.claim(n, owner, lease_ttl=ttl)]
+    jobs = store.claim(n, owner, lease_ttl=ttl)
+    ids = [job.id for job in jobs]
     sys.stdout.write(json.dumps({"owner": owner, "ids": ids}) + "\n")
     sys.stdout.flush()
     while True:  # a live worker renews every TTL/3, until it is killed
         time.sleep(ttl / 3)
-        store.renew_leases(owner, ids, ttl)
+        store.renew_leases(owner, [(job.id, job.attempt) for job in jobs], ttl)
 
 
 def main() -> None:

@@ -161,7 +161,7 @@ def test_renewed_lease_is_not_reaped(store: Store, clock: Clock) -> None:
     store.claim(1, "w", TTL)
     for _ in range(5):
         clock.advance(TTL / 3)
-        assert store.renew_leases("w", [job_id, 12345], TTL) == {job_id}
+        assert store.renew_leases("w", [(job_id, 1), (12345, 1)], TTL) == {(job_id, 1)}
     assert store.reap_expired().requeued == ()
     assert state(store, job_id) == "running"
 
@@ -193,7 +193,7 @@ def test_worker_whose_lease_was_reaped_cannot_complete(
         store.complete(
             job_id, "slow", attempt(slow.attempt, "slow", clock), [TurnRow(0, " old")], " old"
         )
-    assert store.renew_leases("slow", [job_id], TTL) == set()
+    assert store.renew_leases("slow", [(job_id, slow.attempt)], TTL) == set()
     other_store.complete(
         job_id, "fast", attempt(fast.attempt, "fast", clock), [TurnRow(0, " new")], " new"
     )
@@ -324,7 +324,7 @@ def test_cancel_stops_queued_and_running_jobs(store: Store, clock: Clock) -> Non
 
     assert store.cancel(Selector()) == [running, queued]
     assert state(store, done) == "succeeded"
-    assert store.renew_leases("w", [running], TTL) == set()  # how the session learns it
+    assert store.renew_leases("w", [(running, 1)], TTL) == set()  # how the session learns it
     with pytest.raises(LeaseLostError):
         store.complete(running, "w", attempt(1, "w", clock), [], "")
     assert store.requeue(Selector(states=(JobState.CANCELLED,))) == [running, queued]
