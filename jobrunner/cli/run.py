@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+import threading
+import time
+
 import click
 
 from jobrunner.cli import AppContext
 from jobrunner.cli.database import open_queue
 from jobrunner.cli.progress import choose_reporter
 from jobrunner.cli.run_views import summary_line
+from jobrunner.errors import JobrunnerError
 from jobrunner.run import RunOptions, run_queue
+
+logger = logging.getLogger(__name__)
 
 
 @click.command("run")
@@ -118,6 +127,7 @@ def run_command(
         handle_signals=True,
     )
     reporter = choose_reporter(quiet=quiet, as_json=as_json, progress=progress)
+    before = set(threading.enumerate())
     with open_queue(settings.db_url) as store, reporter:
         summary = run_queue(
             settings,
@@ -136,6 +146,34 @@ def run_command(
                 "if that worker died, run again once its leases have expired",
                 err=True,
             )
+    _exit_past_hung_reads(before, summary.exit_code, summary.stop_error)
     if summary.stop_error is not None:
         raise summary.stop_error
     click.get_current_context().exit(summary.exit_code)
+
+
+#: how long the end of a run waits for its worker threads to wind down
+THREADS_GRACE_S = 2.0
+
+
+def _exit_past_hung_reads(
+    before: set[threading.Thread], code: int, error: JobrunnerError | None
+) -> None:
+    """Exit now if a thread the run started is still stuck in a file read the watchdog
+    abandoned (a hard-mounted share that stopped answering): threads cannot be cancelled, and
+    waiting for them at interpreter exit would hang a run whose work is all recorded. Threads
+    that were there ``before`` the run (an embedding program's) are not the run's to judge."""
+    deadline = time.monotonic() + THREADS_GRACE_S
+    ours = [t for t in threading.enumerate() if t not in before and not t.daemon]
+    for thread in ours:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t for t in ours if t.is_alive()]
+    if stuck:
+        logger.warning(
+            "%d worker threads are stuck in file reads; exiting without them", len(stuck)
+        )
+        if error is not None:  # said here: the CLI's error handler will not run
+            click.echo(f"jobrunner: error: {error}", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
