@@ -41,6 +41,10 @@ Fault spec (--faults), comma-separated KIND[@SECONDS]=WHEN, WHEN = probability o
   stall=0.1            no more events, never closes (from SECONDS of audio; default: at
                        the client's close)
   slow_drain@3=0.2     wait 3 s after the client's close before the final events
+  drop_text@2=0.2      silent: the first turn starting after 2 s of audio has no updates
+                       and an empty turn.end (coverage check: jobrunner jobs --uncovered)
+  end_early@2=0.2      silent: no turn starting after 2 s of audio is reported; the
+                       session still flushes and closes 1000
   limit=5              at most 5 faults in total
 A fault whose SECONDS are not reached fires at the client's close. Same --seed, same faults.
 

@@ -43,7 +43,8 @@ from jobrunner.protocol.events import (
     encode_server_event,
     parse_client_message,
 )
-from jobrunner.server.faults import Fault
+from jobrunner.server.damage import TurnDamage
+from jobrunner.server.faults import SILENT_KINDS, Fault
 from jobrunner.server.params import Rejection, SessionRequest, check_turn
 from jobrunner.server.pcm import PcmDecoder
 from jobrunner.server.recognizer import Float32Array, Recognition, Recognizer
@@ -148,6 +149,9 @@ class ConnectionHandler:
         self.audio_s = 0.0
         self._muted = False
         self._fault = admission.fault
+        self._damage: TurnDamage | None = None
+        if self._fault is not None and self._fault.kind in SILENT_KINDS:
+            self._damage, self._fault = TurnDamage(self._fault), None
 
     async def run(self) -> None:
         try:
@@ -258,6 +262,11 @@ class ConnectionHandler:
         self.recorder.fault(fault.label)
 
     async def _send(self, events: list[ServerEvent]) -> None:
+        if self._damage is not None:
+            fired = self._damage.fired
+            events = self._damage.apply(events, self.audio_s)
+            if self._damage.fired and not fired:
+                self._fired(self._damage.fault)
         if self._muted or not events:
             return
         for event in events:

@@ -13,14 +13,23 @@ list of rules ``KIND[@SECONDS]=WHEN`` plus an optional ``limit=N``::
                                client's close) and never close; only the client can end it
     slow_drain@3=0.2           wait SECONDS (default 2) after the client's close before the
                                final events and the close
+    drop_text@2=0.2            silent damage: the first turn that starts once SECONDS of audio
+                               arrived (default 0.5 s) loses its text: no ``turn.update``, and
+                               its ``turn.eager_end``/``turn.end`` carry an empty transcript
+    end_early@2=0.2            silent damage: no turn that starts once SECONDS of audio arrived
+                               is reported (no event of it at all); the session still flushes
+                               and closes 1000 as if all went well
     limit=5                    inject at most 5 faults in total, then behave
 
 WHEN is a probability (``0.25``) or ``first:N`` (the first N connections that reach this rule).
 Upgrade rules are judged for every upgrade with a valid path and key; session rules for every
 accepted, valid session; within a phase the first rule that fires wins. A session whose audio
 ends before a rule's SECONDS gets its fault when it sends ``close``, so a fault always fires
-once chosen. Whether a rule fires for connection number *k* depends only on the seed, *k* and
-the rule's position, so a sequential test sees the same faults every run.
+once chosen, except the silent damage (``drop_text``, ``end_early``): it fires only when a turn
+starts after SECONDS (the flush included), and is counted in the server's stats only then. The
+damage itself is :class:`jobrunner.server.damage.TurnDamage`. Whether a rule fires for
+connection number *k* depends only on the seed, *k* and the rule's position, so a sequential
+test sees the same faults every run.
 """
 
 from __future__ import annotations
@@ -34,13 +43,16 @@ from typing import Final, Literal
 
 from jobrunner.errors import UsageError
 
-FaultKind = Literal["upgrade", "error", "drop", "stall", "slow_drain"]
+FaultKind = Literal["upgrade", "error", "drop", "stall", "slow_drain", "drop_text", "end_early"]
+#: faults that damage the turns silently (no error, a normal close): the coverage check's prey
+SILENT_KINDS: Final = frozenset({"drop_text", "end_early"})
 
 DEFAULT_AT_S: Final = 0.5
 DEFAULT_DRAIN_DELAY_S: Final = 2.0
 
 _RULE = re.compile(
-    r"(?P<kind>upgrade_(?P<ustatus>\d{3})|error_(?P<estatus>\d{3})|drop|stall|slow_drain)"
+    r"(?P<kind>upgrade_(?P<ustatus>\d{3})|error_(?P<estatus>\d{3})|drop_text|drop|stall"
+    r"|slow_drain|end_early)"
     r"(?:@(?P<seconds>\d+(?:\.\d*)?|\.\d+))?"
     r"=(?P<when>first:\d+|\d*\.?\d+)"
 )
@@ -98,7 +110,7 @@ def parse_faults(spec: str | None) -> FaultSpec:
             raise UsageError(
                 f"--faults: cannot read {item!r} (expected KIND[@SECONDS]=P or "
                 "KIND[@SECONDS]=first:N; kinds: upgrade_NNN, error_NNN, drop, stall, "
-                "slow_drain; see jobrunner serve --help)"
+                "slow_drain, drop_text, end_early; see jobrunner serve --help)"
             )
         rules.append(_rule(item, match))
     return FaultSpec(rules=tuple(rules), limit=limit, text=spec)
@@ -122,6 +134,10 @@ def _rule(item: str, match: re.Match[str]) -> FaultRule:
         fault = Fault("drop", at_s=_or(seconds, DEFAULT_AT_S))
     elif name == "stall":
         fault = Fault("stall", at_s=seconds)
+    elif name == "drop_text":
+        fault = Fault("drop_text", at_s=_or(seconds, DEFAULT_AT_S))
+    elif name == "end_early":
+        fault = Fault("end_early", at_s=_or(seconds, DEFAULT_AT_S))
     else:
         fault = Fault("slow_drain", delay_s=_or(seconds, DEFAULT_DRAIN_DELAY_S))
     when = match["when"]
@@ -197,6 +213,7 @@ __all__ = [
     "FaultKind",
     "FaultRule",
     "FaultSpec",
+    "SILENT_KINDS",
     "describe",
     "parse_faults",
 ]
