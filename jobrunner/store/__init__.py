@@ -12,6 +12,7 @@ Public API (everything else in this package is internal)::
     store.requeue(Selector(...)) / store.cancel(Selector(...))
     store.status() / store.jobs(...) / store.attempts(job_id) / store.iter_export(...)
     store.next_run_after()                              # when a backed-off job is due
+    store.speech.save_map(StoredMap(...)) / .targets(Selector(...)) / .save_alignment(...)
 
 Modules: ``records`` (plain dataclasses, no SQL), ``schema`` (tables), ``engine`` (the only
 dialect-specific code), ``migrate`` (alembic), ``statements`` (every write statement, named once),
@@ -19,8 +20,10 @@ the verbs by role: ``intake`` (enqueue), ``claims`` (claim, renew, reap; its sta
 ``lease_statements``), ``endings`` (complete, retry_later, fail, release), ``admin`` (requeue,
 cancel), with ``rows`` (records to rows, the attempt insert), ``text`` (the rule for text the
 database cannot hold) and ``timing`` (the store's clock or the PostgreSQL server's, in the
-statements); ``reports`` (read-only queries), ``stream`` (the export stream), ``api`` (the
-``Store`` facade).
+statements); ``reports`` (read-only queries), ``stream`` (the export stream), ``speechmaps``
+(speech maps per content, the jobs that need one), ``alignment`` (what aligning transcripts
+with them wrote), ``speech`` (their verbs, as ``store.speech``), ``api`` (the ``Store``
+facade).
 """
 
 from __future__ import annotations
@@ -37,10 +40,15 @@ from jobrunner.store.records import (
     Inserted,
     JobState,
     LeaseHolder,
+    MapTarget,
     NewJob,
     ReapResult,
     Selector,
+    StoredMap,
+    StoredTurn,
     TurnRow,
+    TurnSpeech,
+    TurnsToAlign,
     utcnow,
 )
 from jobrunner.store.reports import AttemptView, JobView, StatusReport, WorkerView
@@ -57,13 +65,18 @@ __all__ = [
     "JobState",
     "JobView",
     "LeaseHolder",
+    "MapTarget",
     "NewJob",
     "ReapResult",
     "Selector",
     "StatusReport",
     "Store",
+    "StoredMap",
+    "StoredTurn",
     "TurnRow",
+    "TurnSpeech",
     "TurnView",
+    "TurnsToAlign",
     "WorkerView",
     "database_exists",
     "database_file",

@@ -36,6 +36,8 @@ def _selected(
     base.extend(extra)
     if selector.label is not None:
         base.append(jobs.c.label == fit_optional(jobs.c.label, selector.label))
+    if selector.coverage is not None:
+        base.append(jobs.c.coverage == selector.coverage)
     if not selector.ids and not selector.paths:
         yield base
         return

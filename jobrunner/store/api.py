@@ -43,6 +43,8 @@ from jobrunner.store.records import (
 )
 from jobrunner.store.report_queries import ReportSnapshot
 from jobrunner.store.reports import AttemptView, JobView, StatusReport
+from jobrunner.store.speech import SpeechStore
+from jobrunner.store.speechmaps import speech_statements
 from jobrunner.store.statements import Statements, statements
 from jobrunner.store.stream import ExportJob
 
@@ -76,6 +78,13 @@ class Store:
         self.now = now
         self.server_clock = server_clock
         self._sql: Statements = statements(engine.dialect.name, server_clock)
+        #: the speech map's verbs (``store.speech``)
+        self.speech = SpeechStore(
+            self._read,
+            self._write,
+            lambda: self.now(),
+            speech_statements(engine.dialect.name, server_clock),
+        )
 
     @classmethod
     def open(
@@ -283,15 +292,27 @@ class Store:
         label: str | None = None,
         limit: int | None = None,
         after_id: int = 0,
+        coverage: str | None = None,
     ) -> list[JobView]:
         with self._read() as conn:
             return reports.list_jobs(
-                conn, states=states, label=label, limit=limit, after_id=after_id
+                conn,
+                states=states,
+                label=label,
+                limit=limit,
+                after_id=after_id,
+                coverage=coverage,
             )
 
-    def count(self, *, states: Iterable[str] | None = None, label: str | None = None) -> int:
+    def count(
+        self,
+        *,
+        states: Iterable[str] | None = None,
+        label: str | None = None,
+        coverage: str | None = None,
+    ) -> int:
         with self._read() as conn:
-            return reports.count_jobs(conn, states=states, label=label)
+            return reports.count_jobs(conn, states=states, label=label, coverage=coverage)
 
     def next_run_after(self, label: str | None = None) -> datetime | None:
         """When the earliest queued job becomes claimable, on the store's clock (``due -

@@ -153,6 +153,12 @@ class TurnRow:
     #: ``"turn.end"``, or ``"close"``: the server's normal close ended the turn, whose text is
     #: its last cumulative update
     ended_by: str = "turn.end"
+    # aligned with the speech map (jobrunner.timing.align); None: no map, or it cannot say
+    speech_start_s: float | None = None
+    speech_end_s: float | None = None
+    start_latency_s: float | None = None
+    end_latency_s: float | None = None
+    eager_latency_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -160,14 +166,16 @@ class Selector:
     """Which jobs ``requeue``/``cancel`` touch.
 
     ``ids`` and ``paths`` name jobs (a job named by either matches; neither given = all jobs);
-    ``label`` and ``states`` narrow further. ``states=None`` means any state: the verb still
-    only moves jobs from the states it may move.
+    ``label``, ``states`` and ``coverage`` (the verdict of the coverage check, e.g.
+    ``"uncovered"``) narrow further. ``states=None`` means any state: the verb still only moves
+    jobs from the states it may move.
     """
 
     ids: tuple[int, ...] = ()
     paths: tuple[str, ...] = ()
     label: str | None = None
     states: tuple[JobState, ...] | None = None
+    coverage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,3 +194,65 @@ class LeaseHolder:
 class ReapResult:
     requeued: tuple[int, ...] = ()
     failed: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredMap:
+    """A file's speech map as stored: one per content, channel mode and detector."""
+
+    sha256: str
+    mode: str
+    detector: str
+    duration_s: float
+    speech_s: float
+    map: str  # SpeechMap.to_json()
+
+
+@dataclass(frozen=True)
+class MapTarget:
+    """A job whose content may need a map, with what mapping it and checking it needs."""
+
+    job_id: int
+    path: str
+    sha256: str
+    state: str
+    channels: int
+    #: the job's multichannel policy as enqueued (``settings["downmix"]``)
+    downmix: str | None
+    duration_s: float | None
+    size_bytes: int | None
+    mtime_ns: int | None
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    """What alignment needs of one stored turn."""
+
+    channel: int
+    index: int
+    transcript: str
+    start_audio_s: float | None
+    end_audio_s: float | None
+    eager_end_audio_s: float | None
+
+
+@dataclass(frozen=True)
+class TurnsToAlign:
+    """A job's current transcript: its turns and the attempt that produced them."""
+
+    target: MapTarget
+    attempt_id: int
+    turns: tuple[StoredTurn, ...]
+
+
+@dataclass(frozen=True)
+class TurnSpeech:
+    """One turn's aligned times and latencies (``None``: the map cannot say)."""
+
+    channel: int
+    index: int
+    speech_start_s: float | None
+    speech_end_s: float | None
+    start_latency_s: float | None
+    end_latency_s: float | None
+    eager_latency_s: float | None

@@ -16,8 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from jobrunner.owner import parse_owner as owner_id
+from jobrunner.store import alignment
 from jobrunner.store.records import STATES, JobState
 from jobrunner.store.schema import attempts, jobs, turns
+from jobrunner.timing.latency import Latencies
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,10 @@ class JobView:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    #: the coverage check's verdict on the current transcript (None: not aligned, no map)
+    coverage: str | None = None
+    #: mapped speech seconds outside every turn (see jobrunner.timing.coverage)
+    uncovered_s: float | None = None
 
 
 JOB_COLUMNS = (
@@ -77,6 +83,8 @@ JOB_COLUMNS = (
     jobs.c.created_at,
     jobs.c.updated_at,
     jobs.c.finished_at,
+    jobs.c.coverage,
+    jobs.c.uncovered_s,
 )
 
 
@@ -106,15 +114,21 @@ def job_view(r: RowMapping) -> JobView:
         created_at=r["created_at"],
         updated_at=r["updated_at"],
         finished_at=r["finished_at"],
+        coverage=r["coverage"],
+        uncovered_s=r["uncovered_s"],
     )
 
 
-def job_filters(states: Iterable[str] | None, label: str | None) -> list[sa.ColumnElement[bool]]:
+def job_filters(
+    states: Iterable[str] | None, label: str | None, coverage: str | None = None
+) -> list[sa.ColumnElement[bool]]:
     where: list[sa.ColumnElement[bool]] = []
     if states is not None:
         where.append(jobs.c.status.in_(sorted(JobState(s).value for s in states)))
     if label is not None:
         where.append(jobs.c.label == label)
+    if coverage is not None:
+        where.append(jobs.c.coverage == coverage)
     return where
 
 
@@ -125,11 +139,12 @@ def list_jobs(
     label: str | None = None,
     limit: int | None = None,
     after_id: int = 0,
+    coverage: str | None = None,
 ) -> list[JobView]:
     """Jobs in id order, optionally filtered; ``after_id`` pages through them."""
     stmt = (
         sa.select(*JOB_COLUMNS)
-        .where(jobs.c.id > after_id, *job_filters(states, label))
+        .where(jobs.c.id > after_id, *job_filters(states, label, coverage))
         .order_by(jobs.c.id)
     )
     if limit is not None:
@@ -143,9 +158,13 @@ def get_job(conn: Connection, job_id: int) -> JobView | None:
 
 
 def count_jobs(
-    conn: Connection, *, states: Iterable[str] | None = None, label: str | None = None
+    conn: Connection,
+    *,
+    states: Iterable[str] | None = None,
+    label: str | None = None,
+    coverage: str | None = None,
 ) -> int:
-    stmt = sa.select(sa.func.count()).select_from(jobs).where(*job_filters(states, label))
+    stmt = sa.select(sa.func.count()).select_from(jobs).where(*job_filters(states, label, coverage))
     return int(conn.execute(stmt).scalar_one())
 
 
@@ -246,6 +265,10 @@ class StatusReport:
     workers: tuple[WorkerView, ...]
     #: turns of the stored transcripts that the server's normal close ended (text = last update)
     turns_ended_by_close: int = 0
+    #: p50/p90 of end_latency_s over every stored turn aligned with a speech map
+    end_latency: Latencies = Latencies()
+    #: succeeded jobs whose coverage check found speech outside every turn
+    uncovered: int = 0
 
     def count(self, state: str) -> int:
         return next((s.jobs for s in self.states if s.state == state), 0)
@@ -290,6 +313,8 @@ def status_report(conn: Connection, now: datetime, *, top: int = 5) -> StatusRep
         top_failures=tuple(FailureReason(kind, reason, int(n)) for kind, reason, n in failures),
         workers=worker_sessions(conn, now),
         turns_ended_by_close=int(cut),
+        end_latency=alignment.latency_summary(conn),
+        uncovered=alignment.count_uncovered(conn),
     )
 
 

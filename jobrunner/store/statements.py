@@ -97,7 +97,8 @@ _FENCE_ATTEMPT = (*_FENCE, jobs.c.attempts == sa.bindparam("number"))
 
 
 def complete(t: Timing) -> sa.Update:
-    """Fenced ``running -> succeeded``; the transcript rows follow in the same transaction."""
+    """Fenced ``running -> succeeded``; the transcript rows follow in the same transaction.
+    A new transcript has no coverage verdict until it is aligned (``store.speechmaps``)."""
     return (
         sa.update(jobs)
         .where(*_FENCE_ATTEMPT)
@@ -107,6 +108,8 @@ def complete(t: Timing) -> sa.Update:
             updated_at=t.now,
             last_error=None,
             error_kind=None,
+            coverage=None,
+            uncovered_s=None,
             **_CLEARED,
         )
         .returning(jobs.c.id)

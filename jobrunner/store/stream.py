@@ -37,6 +37,12 @@ class TurnView(NamedTuple):
     start_wall_s: float | None
     end_wall_s: float | None
     ended_by: str  # "turn.end", or "close" (the server's normal close ended the turn)
+    # aligned with the speech map (None: no map, or the map cannot say)
+    speech_start_s: float | None = None
+    speech_end_s: float | None = None
+    start_latency_s: float | None = None
+    end_latency_s: float | None = None
+    eager_latency_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ JOB_KEYS = {
     "id", "state", "attempts", "max_attempts", "duration_s", "path", "label", "reason",
     "error_kind", "sha256", "size_bytes", "format", "subtype", "sample_rate", "channels",
     "frames", "priority", "fingerprint", "run_after", "lease_owner", "lease_expires_at",
-    "created_at", "updated_at", "finished_at",
+    "created_at", "updated_at", "finished_at", "coverage", "uncovered_s",
 }  # fmt: skip
 STATES = ["queued", "running", "succeeded", "failed", "invalid", "cancelled"]
 

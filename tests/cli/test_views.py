@@ -61,10 +61,11 @@ def test_job_json_keys_in_their_documented_order(store_url: str) -> None:
         "id", "state", "attempts", "max_attempts", "duration_s", "path", "label", "reason",
         "error_kind", "sha256", "size_bytes", "format", "subtype", "sample_rate", "channels",
         "frames", "priority", "fingerprint", "run_after", "lease_owner", "lease_expires_at",
-        "created_at", "updated_at", "finished_at",
+        "created_at", "updated_at", "finished_at", "coverage", "uncovered_s",
     ]  # fmt: skip
     assert (data["state"], data["path"], data["label"], data["max_attempts"]) == (
         "queued", "/a/x.wav", "x", 3,
     )  # fmt: skip
     assert data["created_at"] == data["run_after"] == "2030-01-02T03:04:05.678000Z"
     assert data["finished_at"] is None
+    assert data["coverage"] is data["uncovered_s"] is None  # no speech map yet
