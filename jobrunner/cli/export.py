@@ -13,7 +13,7 @@ from jobrunner.cli import AppContext
 from jobrunner.cli.database import open_queue
 from jobrunner.cli.options import job_filters
 from jobrunner.errors import UsageError
-from jobrunner.export import FOLDER_FORMATS, FORMATS, By, Format, export
+from jobrunner.export import FOLDER_FORMATS, FORMATS, TIMES, By, Format, Times, export
 
 
 @click.command("export")
@@ -42,6 +42,12 @@ from jobrunner.export import FOLDER_FORMATS, FORMATS, By, Format, export
 )
 @click.option("--bom", is_flag=True, help="csv: start with a UTF-8 byte order mark (for Excel).")
 @click.option(
+    "--times",
+    type=click.Choice(TIMES),
+    help="srt/vtt: cue times from the speech map (speech, the default; event times where it "
+    "cannot say) or from the events (event: start_s..end_s).",
+)
+@click.option(
     "--overwrite",
     is_flag=True,
     help="srt/vtt/txt: also replace files in the folder that no export wrote (refused by default).",
@@ -55,6 +61,7 @@ def export_command(
     label: str | None,
     output: str | None,
     bom: bool,
+    times: str | None,
     overwrite: bool,
 ) -> None:
     """Export jobs with their transcripts and per-turn timings, in id order.
@@ -69,23 +76,31 @@ def export_command(
       jobrunner export --format csv --state succeeded -o out.csv --bom
       jobrunner export --format csv --by turn -o turns.csv
       jobrunner export --format srt -o subtitles/
+      jobrunner export --format vtt --times event -o subtitles/
       jobrunner export --label calls | jq -r 'select(.status == "failed") | .path'
 
     \b
     Fields (JSONL keys and CSV columns, in this order; only ever added to):
       by file: job_id, path, label, status, error_kind, error, duration_s, sample_rate,
         channels, format, subtype, sha256, encoding, model, request_id, attempts,
-        transcript_attempt, finished_at, turn_count, transcript
-        (JSONL adds turns: [{index, channel, transcript, <timings>, ended_by}])
+        transcript_attempt, finished_at, turn_count, transcript, coverage, uncovered_s
+        (JSONL adds turns: [{index, channel, transcript, <timings>, ended_by, <speech>}])
       by turn: job_id, path, label, status, sha256, model, request_id, turn_index, channel,
-        <timings>, transcript, ended_by
+        <timings>, transcript, ended_by, <speech>
       timings: start_s, end_s, first_update_s, eager_end_s, updates, eager_ends, resumes,
         start_wall_s, end_wall_s
+      speech: speech_start_s, speech_end_s, end_latency_s, start_latency_s, eager_latency_s
     transcript is the turn texts joined verbatim. start_s/end_s are the seconds of audio sent
     when turn.start/turn.end arrived (the service sends no timestamps): never before the speech,
     late by the service's reaction time; end_s includes the closing silence it waits for.
     ended_by is "turn.end", or "close" for a turn the server's normal close cut off: its text
     is the turn's last update.
+    speech_start_s/speech_end_s are where the turn's speech is in the file, from the speech
+    map (jobrunner speech FILE shows one); end_latency_s = end_s - speech_end_s is the
+    turn-detection latency, start_latency_s = start_s - speech_start_s, eager_latency_s =
+    eager_end_s - speech_end_s; null where no map was computed or it cannot place the turn.
+    coverage is covered/uncovered (null without a map): uncovered means mapped speech that no
+    turn accounts for (uncovered_s seconds): see jobs --uncovered and retry --uncovered.
 
     \b
     CSV: text fields quoted, numbers not, CRLF; reads back exactly with Python's csv module.
@@ -95,6 +110,8 @@ def export_command(
     hidden .jobrunner-export.json lists them); any other is refused, naming the file, and
     nothing is written, unless --overwrite. -o FILE is always replaced.
     """
+    if times is not None and fmt not in ("srt", "vtt"):
+        raise UsageError("--times is for --format srt and vtt")
     if output is None and fmt in FOLDER_FORMATS:
         raise UsageError(f"--format {fmt} writes one file per job: give -o FOLDER")
     settings = app.settings()
@@ -115,6 +132,7 @@ def export_command(
                 out,
                 bom=bom,
                 overwrite=overwrite,
+                times=cast(Times, times or "speech"),
             )
         except BrokenPipeError:
             # the reader went away (``| head``): stop quietly, as a pipeline expects

@@ -6,6 +6,7 @@ Public API::
     summary = export(store, "csv", by="turn", states=["succeeded"], out=Path("out.csv"))
     export(store, "jsonl", out=sys.stdout.buffer)          # a binary stream: written as is
     export(store, "srt", out=Path("subs/"))                 # one file per job
+    export(store, "vtt", out=Path("subs/"), times="event")  # cues at event times
 
 Jobs are streamed from the store page by page (:meth:`Store.iter_export`), so memory does not
 grow with the number of jobs or turns. ``jsonl`` and ``csv`` write one document, ``srt``,
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO, Final, Literal, TextIO
 
@@ -28,7 +30,7 @@ from jobrunner.errors import UsageError
 from jobrunner.export.csv import write_csv
 from jobrunner.export.jsonl import write_jsonl
 from jobrunner.export.output import atomic_file, staged_folder, text_stream
-from jobrunner.export.subtitles import srt, vtt
+from jobrunner.export.subtitles import TIMES, Times, srt, vtt
 from jobrunner.export.text import txt
 from jobrunner.store import ExportJob, Store
 
@@ -79,6 +81,7 @@ def export(
     bom: bool = False,
     overwrite: bool = False,
     page_size: int = 200,
+    times: Times = "speech",
 ) -> ExportSummary:
     """Export the jobs matching ``states``/``label`` (all jobs by default, in id order).
 
@@ -87,7 +90,9 @@ def export(
     ``bom`` (``csv`` only) starts the output with a UTF-8 byte order mark, for Excel.
     ``overwrite`` (folder formats) lets the export replace files in the folder that no export
     wrote; by default such a file is a :class:`UsageError` and nothing is written. A document
-    (``-o FILE``) is the file the caller named, and is always replaced.
+    (``-o FILE``) is the file the caller named, and is always replaced. ``times`` (``srt`` and
+    ``vtt``): cues at the turns' speech times (``speech``, event times where the speech map
+    cannot say) or at their event times (``event``).
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r} (choose from: {', '.join(FORMATS)})")
@@ -95,13 +100,15 @@ def export(
         raise UsageError(f"--by must be 'file' or 'turn', got {by!r}")
     if bom and fmt != "csv":
         raise UsageError("--bom is for --format csv only")
+    if times not in TIMES:
+        raise UsageError(f"--times must be one of {', '.join(TIMES)}, got {times!r}")
     states = None if states is None else tuple(states)
     if fmt in FOLDER_FORMATS:
         if by != "file":
             raise UsageError(f"--by turn is for jsonl and csv; {fmt} writes one file per job")
         if not isinstance(out, Path):
             raise UsageError(f"--format {fmt} writes one file per job: give -o FOLDER")
-        return _export_folder(store, fmt, states, label, out, page_size, overwrite)
+        return _export_folder(store, fmt, states, label, out, page_size, overwrite, times)
     write = DOCUMENT_FORMATS[fmt]
     if out is None:
         raise UsageError(f"--format {fmt}: give -o FILE or -o - for stdout")
@@ -123,8 +130,11 @@ def _export_folder(
     target: Path,
     page_size: int,
     overwrite: bool,
+    times: Times,
 ) -> ExportSummary:
     suffix, render = FOLDER_FORMATS[fmt]
+    if render in (srt, vtt):
+        render = partial(render, times=times)
     n_jobs = n_turns = skipped = 0
     with staged_folder(target, suffix, overwrite=overwrite) as folder:
         for e in store.iter_export(states=states, label=label, page_size=page_size):
@@ -141,8 +151,10 @@ __all__ = [
     "DOCUMENT_FORMATS",
     "FOLDER_FORMATS",
     "FORMATS",
+    "TIMES",
     "By",
     "ExportSummary",
     "Format",
+    "Times",
     "export",
 ]

@@ -54,7 +54,8 @@ def turn_tail(t: TurnView) -> str:
         f"{t.index},{t.channel},{_s(t.start_audio_s)},{_s(t.end_audio_s)},"
         f"{_s(t.first_update_audio_s)},{_s(t.eager_end_audio_s)},"
         f"{t.updates},{t.eager_ends},{t.resumes},{_s(t.start_wall_s)},{_s(t.end_wall_s)},"
-        f"{_q(t.transcript)},{_q(t.ended_by)}{LINE_END}"
+        f"{_q(t.transcript)},{_q(t.ended_by)},{_s(t.speech_start_s)},{_s(t.speech_end_s)},"
+        f"{_s(t.end_latency_s)},{_s(t.start_latency_s)},{_s(t.eager_latency_s)}{LINE_END}"
     )
 
 

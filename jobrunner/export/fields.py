@@ -12,6 +12,14 @@ millisecond (the audio clock moves in chunks of ~100 ms anyway); nothing is "cor
 
 ``ended_by`` is ``turn.end``, or ``close`` for a turn that the server's normal close cut off
 while it held text: its transcript is its last cumulative update, not a final text.
+
+Speech fields (:data:`SPEECH_FIELDS`, from the speech map, :mod:`jobrunner.timing.align`):
+``speech_start_s``/``speech_end_s`` are where the turn's speech really starts and ends in the
+file, and the latencies are event time minus speech time on the same audio clock
+(``end_latency_s = end_s - speech_end_s``: the exported fields give the same number, to the
+millisecond); null where no map was computed or the map cannot place the turn. The job's
+``coverage`` (``covered``/``uncovered``, null without a map) and ``uncovered_s`` are the
+coverage check's verdict (:mod:`jobrunner.timing.coverage`).
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ FILE_FIELDS: tuple[str, ...] = (
     "finished_at",
     "turn_count",
     "transcript",
+    "coverage",
+    "uncovered_s",
 )
 
 #: the timing fields of a turn, nested in JSONL by file and in every row by turn
@@ -58,6 +68,15 @@ TIMING_FIELDS: tuple[str, ...] = (
     "end_wall_s",
 )
 
+#: a turn's times from the speech map, after everything else of the turn in every export
+SPEECH_FIELDS: tuple[str, ...] = (
+    "speech_start_s",
+    "speech_end_s",
+    "end_latency_s",
+    "start_latency_s",
+    "eager_latency_s",
+)
+
 #: one turn inside a JSONL-by-file object's ``turns`` list
 NESTED_TURN_FIELDS: tuple[str, ...] = (
     "index",
@@ -65,6 +84,7 @@ NESTED_TURN_FIELDS: tuple[str, ...] = (
     "transcript",
     *TIMING_FIELDS,
     "ended_by",
+    *SPEECH_FIELDS,
 )
 
 #: one per turn (``--by turn``): the job's key fields, then the turn
@@ -81,6 +101,7 @@ TURN_FIELDS: tuple[str, ...] = (
     *TIMING_FIELDS,
     "transcript",
     "ended_by",
+    *SPEECH_FIELDS,
 )
 
 
@@ -101,6 +122,17 @@ def timings(t: TurnView) -> tuple[Any, ...]:
         t.resumes,
         _ms(t.start_wall_s),
         _ms(t.end_wall_s),
+    )
+
+
+def speech(t: TurnView) -> tuple[Any, ...]:
+    """The values of :data:`SPEECH_FIELDS` for one turn."""
+    return (
+        _ms(t.speech_start_s),
+        _ms(t.speech_end_s),
+        _ms(t.end_latency_s),
+        _ms(t.start_latency_s),
+        _ms(t.eager_latency_s),
     )
 
 
@@ -129,12 +161,14 @@ def file_row(e: ExportJob) -> tuple[Any, ...]:
         iso(j.finished_at),
         len(e.turns),
         e.transcript,
+        j.coverage,
+        _ms(j.uncovered_s),
     )
 
 
 def nested_turn(t: TurnView) -> tuple[Any, ...]:
     """The values of :data:`NESTED_TURN_FIELDS` for one turn."""
-    return (t.index, t.channel, t.transcript, *timings(t), t.ended_by)
+    return (t.index, t.channel, t.transcript, *timings(t), t.ended_by, *speech(t))
 
 
 #: how many of :data:`TURN_FIELDS` are the job's (the rest are the turn's)
@@ -149,4 +183,4 @@ def job_key(e: ExportJob) -> tuple[Any, ...]:
 
 def turn_part(t: TurnView) -> tuple[Any, ...]:
     """The turn's values that follow :func:`job_key` in a :data:`TURN_FIELDS` row."""
-    return (t.index, t.channel, *timings(t), t.transcript, t.ended_by)
+    return (t.index, t.channel, *timings(t), t.transcript, t.ended_by, *speech(t))

@@ -54,11 +54,19 @@ def _timings(t: TurnView) -> str:
     )
 
 
+def _speech(t: TurnView) -> str:
+    return (
+        f'"speech_start_s": {_s(t.speech_start_s)}, "speech_end_s": {_s(t.speech_end_s)}, '
+        f'"end_latency_s": {_s(t.end_latency_s)}, "start_latency_s": {_s(t.start_latency_s)}, '
+        f'"eager_latency_s": {_s(t.eager_latency_s)}'
+    )
+
+
 def nested_turn_json(t: TurnView) -> str:
     """A turn in a by-file object's ``turns`` (``NESTED_TURN_FIELDS``)."""
     return (
         f'{{"index": {t.index}, "channel": {t.channel}, "transcript": {_string(t.transcript)}, '
-        f'{_timings(t)}, "ended_by": {_string(t.ended_by)}}}'
+        f'{_timings(t)}, "ended_by": {_string(t.ended_by)}, {_speech(t)}}}'
     )
 
 
@@ -67,7 +75,8 @@ def turn_tail_json(t: TurnView) -> str:
     the closing brace."""
     return (
         f'"turn_index": {t.index}, "channel": {t.channel}, {_timings(t)}, '
-        f'"transcript": {_string(t.transcript)}, "ended_by": {_string(t.ended_by)}}}'
+        f'"transcript": {_string(t.transcript)}, "ended_by": {_string(t.ended_by)}, '
+        f"{_speech(t)}}}"
     )
 
 

@@ -1,13 +1,19 @@
-"""SRT and WebVTT: one cue per turn, timed by the turn's measured ``start_s``..``end_s``.
+"""SRT and WebVTT: one cue per turn, timed by the turn's speech (or its events).
 
-Cue times are the audio clock at event arrival (see :mod:`jobrunner.export.fields`), so a cue
-starts somewhat after the words do and ends after the speaker's closing silence; nothing is
-shifted. Cue text is the turn's text with the joining space (and any other outer whitespace)
-trimmed and blank lines removed, because a blank line ends a cue in both formats; WebVTT also
-escapes ``&``, ``<`` and ``>``. Turns with no text give no cue. Cues are ordered by start time
-(channels of a multichannel file interleave). A cue shorter than :data:`MIN_CUE_S` (both events
-arrived within one audio chunk, e.g. after the last chunk was sent) is stretched to that length,
-but never into the next cue.
+``times="speech"`` (the default) times a cue by where the turn's speech is in the file
+(``speech_start_s``..``speech_end_s``, from the speech map): it starts with the words and ends
+with them. A turn the map could not place falls back to its event times, field by field, and
+such a cue never runs into the next one. ``times="event"`` uses the event times only
+(``start_s``..``end_s``: the audio clock at event arrival, see :mod:`jobrunner.export.fields`),
+so a cue starts somewhat after the words do and ends after the speaker's closing silence, as
+before the speech map existed. Nothing is shifted by a guessed constant.
+
+Cue text is the turn's text with the joining space (and any other outer whitespace) trimmed
+and blank lines removed, because a blank line ends a cue in both formats; WebVTT also escapes
+``&``, ``<`` and ``>``. Turns with no text give no cue. Cues are ordered by start time
+(channels of a multichannel file interleave). A cue shorter than :data:`MIN_CUE_S` (a short
+word, or both events within one audio chunk after the last chunk was sent) is stretched to
+that length, but never into the next cue.
 """
 
 from __future__ import annotations
@@ -15,8 +21,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
-from jobrunner.store import ExportJob
+from jobrunner.store import ExportJob, TurnView
+
+Times = Literal["speech", "event"]
+TIMES: tuple[Times, ...] = ("speech", "event")
 
 #: the shortest cue written, in seconds (a zero-length cue would never be shown)
 MIN_CUE_S = 1.0
@@ -37,23 +47,35 @@ def cue_text(transcript: str) -> str:
     return _BLANK_LINES.sub("\n", text)
 
 
-def cues(job: ExportJob) -> list[Cue]:
+def _span(t: TurnView, times: Times) -> tuple[float | None, float | None, bool]:
+    """(start, end, whether any of them is an event time standing in for a speech time)."""
+    if times == "event":
+        return t.start_audio_s, t.end_audio_s, False
+    start = t.speech_start_s if t.speech_start_s is not None else t.start_audio_s
+    end = t.speech_end_s if t.speech_end_s is not None else t.end_audio_s
+    return start, end, t.speech_start_s is None or t.speech_end_s is None
+
+
+def cues(job: ExportJob, times: Times = "speech") -> list[Cue]:
     """The cues of a job, in time order."""
-    raw: list[tuple[float, int, int, float, str]] = []
+    raw: list[tuple[float, int, int, float, str, bool]] = []
     for t in job.turns:
         text = cue_text(t.transcript)
         if not text:
             continue
-        start = t.start_audio_s if t.start_audio_s is not None else t.end_audio_s
+        first, last, fallback = _span(t, times)
+        start = first if first is not None else last
         start = 0.0 if start is None else max(0.0, start)
-        end = max(start, t.end_audio_s if t.end_audio_s is not None else start)
-        raw.append((start, t.channel, t.index, end, text))
+        end = max(start, last if last is not None else start)
+        raw.append((start, t.channel, t.index, end, text, fallback))
     raw.sort()
     out: list[Cue] = []
-    for i, (start, _channel, _index, end, text) in enumerate(raw):
+    for i, (start, _channel, _index, end, text, fallback) in enumerate(raw):
+        following = raw[i + 1][0] if i + 1 < len(raw) else None
+        if fallback and following is not None and following > start:
+            end = min(end, following)  # an event time lags: it must not cover the next words
         if end - start < MIN_CUE_S:
             end = start + MIN_CUE_S
-            following = raw[i + 1][0] if i + 1 < len(raw) else None
             if following is not None and following > start:
                 end = min(end, following)
         out.append(Cue(start, end, text))
@@ -69,9 +91,9 @@ def timestamp(seconds: float, decimal: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{ms:03d}"
 
 
-def srt(job: ExportJob) -> Iterator[str]:
+def srt(job: ExportJob, times: Times = "speech") -> Iterator[str]:
     """The SRT document of one job, in pieces (empty when the job has no spoken turn)."""
-    for n, cue in enumerate(cues(job), 1):
+    for n, cue in enumerate(cues(job, times), 1):
         span = f"{timestamp(cue.start_s, ',')} --> {timestamp(cue.end_s, ',')}"
         yield f"{n}\n{span}\n{cue.text}\n\n"
 
@@ -80,9 +102,9 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def vtt(job: ExportJob) -> Iterator[str]:
+def vtt(job: ExportJob, times: Times = "speech") -> Iterator[str]:
     """The WebVTT document of one job, in pieces."""
     yield "WEBVTT\n\n"
-    for cue in cues(job):
+    for cue in cues(job, times):
         span = f"{timestamp(cue.start_s, '.')} --> {timestamp(cue.end_s, '.')}"
         yield f"{span}\n{_vtt_escape(cue.text)}\n\n"

@@ -29,6 +29,7 @@ SECONDS = st.one_of(
     st.floats(min_value=0, max_value=1e7),
     st.integers(0, 10**6).map(lambda n: n * 0.1),  # what the audio clock produces
 )
+LATENCY = st.one_of(st.none(), st.floats(min_value=-1e3, max_value=1e7))  # the eager one: < 0
 TURN = st.builds(
     TurnView,
     index=INT,
@@ -44,6 +45,11 @@ TURN = st.builds(
     start_wall_s=SECONDS,
     end_wall_s=SECONDS,
     ended_by=st.sampled_from(["turn.end", "close"]),
+    speech_start_s=SECONDS,
+    speech_end_s=SECONDS,
+    start_latency_s=LATENCY,
+    end_latency_s=LATENCY,
+    eager_latency_s=LATENCY,
 )
 VALUE = st.one_of(st.none(), TEXT, st.integers(), st.floats(allow_nan=False, allow_infinity=False))
 

@@ -14,7 +14,13 @@ from helpers import invoke
 
 from jobrunner.errors import UsageError
 from jobrunner.export import export
-from jobrunner.export.fields import FILE_FIELDS, NESTED_TURN_FIELDS, TIMING_FIELDS, TURN_FIELDS
+from jobrunner.export.fields import (
+    FILE_FIELDS,
+    NESTED_TURN_FIELDS,
+    SPEECH_FIELDS,
+    TIMING_FIELDS,
+    TURN_FIELDS,
+)
 from jobrunner.export.owned import LEDGER
 from jobrunner.store import Store
 
@@ -70,10 +76,12 @@ def test_help_documents_the_fields_in_their_order(tmp_path: Path) -> None:
     assert "by file: " + ", ".join(FILE_FIELDS) in help_text
     timings = ", ".join(TIMING_FIELDS)
     assert "timings: " + timings in help_text
-    by_turn = ", ".join(TURN_FIELDS).replace(timings, "<timings>")
+    speech = ", ".join(SPEECH_FIELDS)
+    assert "speech: " + speech in help_text
+    by_turn = ", ".join(TURN_FIELDS).replace(timings, "<timings>").replace(speech, "<speech>")
     assert "by turn: " + by_turn in help_text
     nested = ", ".join(NESTED_TURN_FIELDS).replace(timings, "<timings>")
-    assert f"turns: [{{{nested}}}]" in help_text
+    assert f"turns: [{{{nested.replace(speech, '<speech>')}}}]" in help_text
 
 
 def test_filters_by_state_and_label(db: Path, tmp_path: Path) -> None:
