@@ -77,6 +77,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jobrunner.cli.speech:speech_command",
         "Print where FILE has speech, from the voice activity detector behind the speech map.",
     ),
+    "analyze": (
+        "jobrunner.cli.analyze:analyze_command",
+        "Compute speech maps for jobs and align their transcripts with them.",
+    ),
     "report": (
         "jobrunner.cli.report:report_command",
         "Write one self-contained HTML page on the queue: summary, accuracy (WER, with",

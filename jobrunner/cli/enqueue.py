@@ -9,10 +9,11 @@ from pathlib import Path
 import click
 
 from jobrunner.cli import AppContext
+from jobrunner.cli.options import progress_option
 from jobrunner.cli.views import cell, enqueue_json, enqueue_line
 from jobrunner.enqueue import enqueue_paths
 from jobrunner.errors import UsageError
-from jobrunner.store import Store, database_exists
+from jobrunner.store import Selector, Store, database_exists
 
 
 def _read_manifest(manifest: str) -> tuple[str, Path]:
@@ -40,6 +41,12 @@ def _read_manifest(manifest: str) -> tuple[str, Path]:
 @click.option("--label", metavar="NAME", help="Tag the new jobs (run/jobs/export can filter).")
 @click.option("--priority", type=int, default=0, show_default=True, help="Higher runs first.")
 @click.option("--dry-run", is_flag=True, help="Probe and report; write nothing.")
+@click.option(
+    "--analyze",
+    is_flag=True,
+    help="Also compute the files' speech maps now, with progress (else `run` does it).",
+)
+@progress_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON document (schema below).")
 @click.pass_obj
 def enqueue_command(
@@ -52,6 +59,8 @@ def enqueue_command(
     label: str | None,
     priority: int,
     dry_run: bool,
+    analyze: bool,
+    progress: bool | None,
     as_json: bool,
 ) -> None:
     """Queue audio files and folders as jobs, once each.
@@ -70,6 +79,11 @@ def enqueue_command(
       jobrunner enqueue ~/recordings --include '*.wav' --exclude 'old/*'
       jobrunner enqueue --manifest files.csv --priority 10
       jobrunner enqueue ~/recordings --dry-run --json | jq .summary
+      jobrunner enqueue ~/recordings --analyze      # speech maps now, not during the run
+
+    --analyze maps the speech in every enqueued file (new and duplicates) after probing, once
+    per content, and stores the maps (see `jobrunner analyze`); a file that cannot be mapped
+    is reported on stderr and stays queued.
 
     \b
     --json prints {"schema": "jobrunner.enqueue/1",
@@ -79,6 +93,8 @@ def enqueue_command(
     """
     if not paths and manifest is None:
         raise UsageError("nothing to enqueue: give PATH... or --manifest FILE")
+    if analyze and dry_run:
+        raise UsageError("--analyze stores speech maps: not with --dry-run")
     manifest_data = None if manifest is None else _read_manifest(manifest)
     settings = app.settings()
     if dry_run:
@@ -103,6 +119,13 @@ def enqueue_command(
             priority=priority,
             dry_run=dry_run,
         )
+        ids = tuple(f.job_id for f in result.files if f.job_id is not None and not f.reason)
+        if analyze and store is not None and ids:
+            from jobrunner.cli.analyze import run_analysis  # the detector: only when asked
+
+            _, lines = run_analysis(store, Selector(ids=ids), progress=progress)
+            for line in lines:
+                click.echo(line, err=True)
     finally:
         if store is not None:
             store.close()

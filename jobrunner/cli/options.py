@@ -30,3 +30,13 @@ def job_filters(*, states: bool = True) -> Callable[[F], F]:
         return click.option("--label", metavar="NAME", help="Only jobs with this label.")(fn)
 
     return decorate
+
+
+def progress_option(fn: F) -> F:
+    """``--progress/--no-progress`` (the ``progress`` parameter: ``None`` = only when stderr
+    is a terminal)."""
+    return click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Live progress on stderr (default: only when stderr is a terminal).",
+    )(fn)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from jobrunner.cli import AppContext
@@ -25,6 +27,11 @@ from jobrunner.store import JobState
     is_flag=True,
     help="Succeeded jobs too (the old transcript stays until a new attempt succeeds).",
 )
+@click.option(
+    "--uncovered",
+    is_flag=True,
+    help="Succeeded jobs whose coverage check found speech outside every turn.",
+)
 @job_filters(states=False)
 @click.pass_obj
 def retry_command(
@@ -34,6 +41,7 @@ def retry_command(
     cancelled: bool,
     invalid: bool,
     force: bool,
+    uncovered: bool,
     label: str | None,
 ) -> None:
     """Queue jobs again with a fresh attempt budget; the next `jobrunner run` does them.
@@ -43,7 +51,9 @@ def retry_command(
     both). --force also re-runs succeeded jobs: the old transcript stays until the new
     attempt succeeds, and a failed re-run leaves it in place. Queued and running jobs are
     never touched, nor are jobs refused at enqueue (an empty, truncated or undecodable file:
-    fix it and enqueue it again).
+    fix it and enqueue it again). --uncovered takes the succeeded jobs that the coverage
+    check flagged (a session that dropped speech without an error; see `jobrunner jobs
+    --state succeeded --uncovered`); with --failed/--cancelled/--invalid: those too.
 
     \b
     Examples:
@@ -52,10 +62,11 @@ def retry_command(
       jobrunner retry --cancelled --label calls
       jobrunner retry --invalid            # jobs a run found invalid
       jobrunner retry --force 12           # re-run job 12 whatever its state
+      jobrunner retry --uncovered          # re-run jobs whose transcript missed speech
       jobrunner run --retry-failed         # retry every failed job and run, in one go
     """
     states: list[JobState] = []
-    if failed or not (cancelled or invalid):
+    if failed or not (cancelled or invalid or uncovered):
         states.append(JobState.FAILED)
     if cancelled:
         states.append(JobState.CANCELLED)
@@ -68,6 +79,9 @@ def retry_command(
         which = selector(jobs, label=label, states=chosen)
         ids = store.requeue(which, force=force, invalid=invalid)
         refused = store.count(states=["invalid"], label=label) if invalid and not jobs else 0
+        if uncovered:
+            flagged = replace(which, states=(JobState.SUCCEEDED,), coverage="uncovered")
+            ids = sorted({*ids, *store.requeue(flagged, force=True)})
     if refused:
         click.echo(
             f"retry: {refused} invalid jobs were refused at enqueue and stay invalid "
@@ -76,7 +90,7 @@ def retry_command(
     if not ids:
         click.echo(
             "retry: no job matched (only failed/cancelled jobs, invalid ones with --invalid, "
-            "or succeeded with --force)"
+            "uncovered ones with --uncovered, or succeeded with --force)"
         )
         return
     shown = ", ".join(f"#{i}" for i in ids[:20]) + (" ..." if len(ids) > 20 else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -13,7 +14,7 @@ import click
 from jobrunner.cli import AppContext
 from jobrunner.cli.database import open_queue
 from jobrunner.cli.progress import choose_reporter
-from jobrunner.cli.run_views import summary_line
+from jobrunner.cli.run_views import summary_json, summary_line
 from jobrunner.errors import JobrunnerError
 from jobrunner.run import RunOptions, run_queue
 
@@ -54,6 +55,13 @@ logger = logging.getLogger(__name__)
     is_flag=True,
     help="End when nothing is claimable now; do not wait for jobs other workers hold.",
 )
+@click.option(
+    "--speech-map/--no-speech-map",
+    default=True,
+    show_default=True,
+    help="Map files ahead of their sessions and align each transcript with its speech map "
+    "(speech times, latencies, coverage).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON line per job outcome on stdout (below)."
@@ -75,6 +83,7 @@ def run_command(
     grace_seconds: float | None,
     retry_failed: bool,
     no_wait: bool,
+    speech_map: bool,
     quiet: bool,
     as_json: bool,
     progress: bool | None,
@@ -88,6 +97,12 @@ def run_command(
     run ends when nothing is left it could ever claim: jobs waiting for a retry backoff are
     waited for, and so are jobs running under other workers' leases (the progress says whose;
     a lease that expires is reaped and its job run). --no-wait ends instead, for scripts.
+
+    Meanwhile a background thread maps the speech in the files ahead of their sessions (once
+    per content) and aligns each stored transcript with it: speech_start_s/speech_end_s and
+    latencies per turn, a coverage verdict per job (see `jobrunner export --help`). It never
+    delays a session; a drained run waits for the last alignments, a stopped one does not
+    (`jobrunner analyze` fills them in). The summary gives p50/p90 of end_latency_s.
 
     The first 401/402/403 stops the run: the other jobs stay queued (exit 3). Ctrl-C or
     SIGTERM stops claiming and lets running sessions finish for --grace-seconds; a second
@@ -113,7 +128,11 @@ def run_command(
     --json prints one object per attempt outcome: {"schema": "jobrunner.run/1", job_id,
       path, label, outcome: succeeded|retry|failed|invalid|released|cancelled|lost,
       attempt, duration_s, audio_s (sent), wall_s, turns, transcript (on success),
-      error_kind, reason, run_after (retry), request_id}.
+      error_kind, reason, run_after (retry), request_id}, then one
+      {"schema": "jobrunner.run-summary/1", claimed, succeeded, failed, invalid, retries,
+      released, cancelled, elapsed_s, audio_s, concurrency, lowest_concurrency,
+      rate_limited, interrupted, stop_error, exit_code, turns_ended_by_close, aligned,
+      uncovered, end_latency: {turns, p50_s, p90_s}} as the last line.
     """
     settings = app.settings(
         concurrency=concurrency, pace=pace, base_url=base_url, grace_seconds=grace_seconds
@@ -135,7 +154,10 @@ def run_command(
             options=options,
             on_outcome=reporter.on_outcome,
             on_progress=reporter.on_progress,
+            speech_map=speech_map,
         )
+    if as_json:
+        click.echo(json.dumps(summary_json(summary), ensure_ascii=False))
     if not quiet:
         if summary.counts.requeued_failed:
             click.echo(f"run: {summary.counts.requeued_failed} failed jobs queued again", err=True)

@@ -3,13 +3,16 @@ one-line summary. Keys of a schema are only ever added, never renamed or removed
 parse them (``jq``).
 
 * ``jobrunner.run/1``: one object per attempt outcome (``run --json``).
-* ``jobrunner.run-summary/1``: the run's figures and exit code.
+* ``jobrunner.run-summary/1``: the run's figures and exit code (the last line of
+  ``run --json``), with what the speech map found: p50/p90 of ``end_latency_s`` over this
+  run's aligned turns, and the jobs the coverage check flagged.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from jobrunner.cli.views import latency_json
 from jobrunner.formatting import iso
 from jobrunner.run import JobOutcome, RunSummary
 
@@ -54,6 +57,9 @@ def summary_json(summary: RunSummary) -> dict[str, Any]:
         "stop_error": None if summary.stop_error is None else str(summary.stop_error),
         "exit_code": summary.exit_code,
         "turns_ended_by_close": counts.turns_ended_by_close,
+        "aligned": summary.speech.aligned,
+        "uncovered": summary.speech.uncovered,
+        "end_latency": latency_json(summary.speech.end_latency),
     }
 
 
@@ -71,10 +77,15 @@ def summary_line(summary: RunSummary) -> str:
         parts.append(f"{counts.cancelled} cancelled")
     if cut := counts.turns_ended_by_close:
         parts.append(f"{cut} turn{'' if cut == 1 else 's'} ended by the server's close")
+    if summary.speech.uncovered:
+        parts.append(f"{summary.speech.uncovered} with speech outside every turn")
     limit = f"concurrency {summary.ceiling}"
     if summary.lowest_limit < summary.ceiling:
         limit += f", lowered to {summary.lowest_limit} by {counts.rate_limited} rate limits"
     hours = counts.done_audio_s / 3600
+    latency = summary.speech.end_latency
+    if latency.turns:
+        limit += f"; end_latency_s {latency.describe()}"
     return f"run: {', '.join(parts)} in {summary.elapsed_s:.1f} s ({hours:.3f} h audio; {limit})"
 
 

@@ -19,7 +19,9 @@ from jobrunner.store import StatusReport, WorkerView
 @click.pass_obj
 def status_command(app: AppContext, as_json: bool) -> None:
     """Jobs and audio hours per state, the oldest queued job, the most common failure
-    reasons and the workers holding leases (host, pid, running jobs, lease expiry).
+    reasons, the workers holding leases (host, pid, running jobs, lease expiry), and from the
+    speech map: p50/p90 of the turn-detection latency (end_latency_s) and the succeeded jobs
+    whose coverage check found speech outside every turn.
 
     \b
     Examples:
@@ -32,10 +34,13 @@ def status_command(app: AppContext, as_json: bool) -> None:
       (queued running succeeded failed invalid cancelled), "queued_waiting" (queued jobs
       waiting for a retry backoff), "oldest_queued": {id, path, created_at, age_s} | null,
       "top_failures": [{error_kind, reason, jobs}], "workers": [{owner, host, pid,
-      running, job_ids, lease_expires_at, live}], "turns_ended_by_close"} (workers: every
-      process holding leases, on any machine; live false = its leases expired;
-      turns_ended_by_close: stored turns that the server's normal close cut off, their text
-      is the last update). Times are ISO 8601 UTC; keys are only ever added.
+      running, job_ids, lease_expires_at, live}], "turns_ended_by_close", "end_latency":
+      {turns, p50_s, p90_s}, "uncovered"} (workers: every process holding leases, on any
+      machine; live false = its leases expired; turns_ended_by_close: stored turns that the
+      server's normal close cut off, their text is the last update; end_latency: p50/p90 of
+      end_latency_s over every turn aligned with a speech map, null without one; uncovered:
+      succeeded jobs flagged by the coverage check). Times are ISO 8601 UTC; keys are only
+      ever added.
     """
     with open_queue(app.settings().db_url) as store:
         report = store.status()
@@ -68,6 +73,13 @@ def render(report: StatusReport) -> str:
             f"turns ended by the server's close: {report.turns_ended_by_close} "
             "(their text is the last update)"
         )
+    if report.uncovered:
+        lines.append(
+            f"coverage: {report.uncovered} succeeded jobs have speech outside every turn "
+            "(jobrunner jobs --state succeeded --uncovered)"
+        )
+    if report.end_latency.turns:
+        lines.append(f"turn-detection latency (end_latency_s): {report.end_latency.describe()}")
     lines.extend(render_workers(report))
     return "\n".join(lines)
 

@@ -18,6 +18,7 @@ from typing import Any
 from jobrunner.enqueue import EnqueueResult, EnqueueSummary
 from jobrunner.formatting import format_duration, iso
 from jobrunner.store import JobView, StatusReport
+from jobrunner.timing import Latencies
 
 #: control characters (C0, DEL, C1), line/paragraph separators, and lone surrogates
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -48,9 +49,18 @@ def _jsonable(obj: Any) -> dict[str, Any]:
     return out
 
 
-def job_json(job: JobView) -> dict[str, Any]:
-    """One line of ``jobs --json`` (schema in ``jobrunner jobs --help``)."""
-    return _jsonable(job)
+def job_json(job: JobView, end_latency: Latencies | None = None) -> dict[str, Any]:
+    """One line of ``jobs --json`` (schema in ``jobrunner jobs --help``); ``end_latency``:
+    p50/p90 of the job's turns' ``end_latency_s``."""
+    data = _jsonable(job)
+    latency = end_latency or Latencies()
+    data["end_latency_p50_s"] = latency.p50_s
+    data["end_latency_p90_s"] = latency.p90_s
+    return data
+
+
+def latency_json(latency: Latencies) -> dict[str, Any]:
+    return {"turns": latency.turns, "p50_s": latency.p50_s, "p90_s": latency.p90_s}
 
 
 def status_json(report: StatusReport) -> dict[str, Any]:
@@ -77,6 +87,8 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         "top_failures": [dataclasses.asdict(f) for f in report.top_failures],
         "workers": [_jsonable(w) for w in report.workers],
         "turns_ended_by_close": report.turns_ended_by_close,
+        "end_latency": latency_json(report.end_latency),
+        "uncovered": report.uncovered,
     }
 
 

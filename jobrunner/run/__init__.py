@@ -36,6 +36,9 @@ How a run goes:
   them and releases their jobs without costing an attempt (shielded writes). kill -9 loses
   nothing either: the next run on this machine reaps the dead process's leases at once, any
   other worker once they expire (that attempt counts).
+* **Speech map.** A background thread of its own maps the files ahead of their sessions and
+  aligns each stored transcript with its map (:mod:`jobrunner.run.prefetch`): true turn times,
+  latencies and the coverage verdict, never delaying a session.
 * **Done** when nothing is left that this worker could ever claim: nothing queued (jobs waiting
   for a backoff count: the run waits for them), nothing running here, and no job running under
   another worker's lease (the run waits for those too, showing whose they are, and reaps each
@@ -47,11 +50,13 @@ Modules: ``worker`` (the claim loop), ``attempt`` (one job: context in, outcome 
 ``records`` (an attempt's facts as store records), ``watchdog`` (how long a session may take),
 ``sight`` (when a worker that cannot see the files stops), ``leases`` (renew, reap),
 ``concurrency`` (the live limit), ``shutdown`` (signals, grace), ``offload`` (store calls in
-threads), ``outcomes`` (what a run reports); ``api`` holds the two entry points.
+threads), ``outcomes`` (what a run reports), ``analysis`` (speech maps computed and applied) and
+``prefetch`` (the speech map inside a run); ``api`` holds the two entry points.
 """
 
 from __future__ import annotations
 
+from jobrunner.run.analysis import AnalyzeProgress, AnalyzeSummary, analyze
 from jobrunner.run.api import arun_queue, run_queue
 from jobrunner.run.outcomes import (
     Counts,
@@ -60,10 +65,13 @@ from jobrunner.run.outcomes import (
     Outcome,
     RunSnapshot,
     RunSummary,
+    SpeechResults,
 )
 from jobrunner.run.worker import OnOutcome, OnProgress, RunOptions
 
 __all__ = [
+    "AnalyzeProgress",
+    "AnalyzeSummary",
     "Counts",
     "JobOutcome",
     "LeaseWait",
@@ -73,6 +81,8 @@ __all__ = [
     "RunOptions",
     "RunSnapshot",
     "RunSummary",
+    "SpeechResults",
+    "analyze",
     "arun_queue",
     "run_queue",
 ]

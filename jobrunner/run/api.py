@@ -1,5 +1,6 @@
 """The two entry points of a run: :func:`run_queue` (blocking) and :func:`arun_queue` (inside a
-running event loop). See :mod:`jobrunner.run` for how a run goes."""
+running event loop). See :mod:`jobrunner.run` for how a run goes; the speech map goes beside
+the worker (:func:`jobrunner.run.prefetch.run_mapped`) unless ``speech_map=False``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from functools import partial
 import anyio
 
 from jobrunner.config import Settings
-from jobrunner.run.outcomes import RunSummary
+from jobrunner.run.outcomes import JobOutcome, RunSummary
+from jobrunner.run.prefetch import run_mapped
 from jobrunner.run.worker import OnOutcome, OnProgress, RunOptions, Worker
 from jobrunner.store import Store
 
@@ -23,12 +25,34 @@ async def arun_queue(
     on_outcome: OnOutcome | None = None,
     on_progress: OnProgress | None = None,
     clock: Callable[[], float] = time.monotonic,
+    speech_map: bool = True,
 ) -> RunSummary:
-    """Drain the queue (see :mod:`jobrunner.run`) inside a running event loop."""
-    worker = Worker(
-        settings, store, options, on_outcome=on_outcome, on_progress=on_progress, clock=clock
-    )
-    return await worker.run()
+    """Drain the queue (see :mod:`jobrunner.run`) inside a running event loop; ``speech_map``:
+    map the files ahead of their sessions and align each completed transcript with its map."""
+    if not speech_map:
+        worker = Worker(
+            settings, store, options, on_outcome=on_outcome, on_progress=on_progress, clock=clock
+        )
+        return await worker.run()
+    worker_ref: list[Worker] = []
+
+    async def start(heard: Callable[[JobOutcome], None]) -> RunSummary:
+        def outcome(done: JobOutcome) -> None:
+            heard(done)
+            if on_outcome is not None:
+                on_outcome(done)
+
+        worker = Worker(
+            settings, store, options, on_outcome=outcome, on_progress=on_progress, clock=clock
+        )
+        worker_ref.append(worker)
+        return await worker.run()
+
+    def held() -> set[int]:
+        return {job_id for job_id, _ in worker_ref[0].running} if worker_ref else set()
+
+    label = options.label if options is not None else None
+    return await run_mapped(store, start, held, settings.concurrency, label)
 
 
 def run_queue(
@@ -39,6 +63,7 @@ def run_queue(
     on_outcome: OnOutcome | None = None,
     on_progress: OnProgress | None = None,
     clock: Callable[[], float] = time.monotonic,
+    speech_map: bool = True,
 ) -> RunSummary:
     """Drain the queue; blocks until the run ends. ``on_outcome`` is called once per attempt
     outcome and ``on_progress`` on every change, both on the event loop: they must not block.
@@ -52,6 +77,7 @@ def run_queue(
             on_outcome=on_outcome,
             on_progress=on_progress,
             clock=clock,
+            speech_map=speech_map,
         )
     )
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Literal
 
 from jobrunner.errors import JobrunnerError
+from jobrunner.timing.latency import Latencies
 
 #: what became of one attempt
 Outcome = Literal["succeeded", "retry", "failed", "invalid", "released", "cancelled", "lost"]
@@ -191,9 +192,20 @@ class RunSnapshot:
 
 
 @dataclass(frozen=True)
+class SpeechResults:
+    """What aligning this run's transcripts with their speech maps found: p50/p90 of the
+    turns' ``end_latency_s``, jobs aligned, and jobs the coverage check flagged."""
+
+    end_latency: Latencies = Latencies()
+    aligned: int = 0
+    uncovered: int = 0
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """How a run ended: its counts, its concurrency, and why it stopped if it was stopped.
-    ``others_running``: jobs running under other workers' leases at the end."""
+    ``others_running``: jobs running under other workers' leases at the end; ``speech``: the
+    speech map's findings on this run's succeeded jobs (:mod:`jobrunner.run.prefetch`)."""
 
     counts: Counts
     elapsed_s: float
@@ -203,6 +215,7 @@ class RunSummary:
     interrupted: bool
     stop_error: JobrunnerError | None
     others_running: int
+    speech: SpeechResults = SpeechResults()
 
     @property
     def exit_code(self) -> int:
@@ -215,4 +228,12 @@ class RunSummary:
         return EXIT_FAILED if self.counts.failed or self.counts.invalid else EXIT_OK
 
 
-__all__ = ["Counts", "JobOutcome", "LeaseWait", "Outcome", "RunSnapshot", "RunSummary"]
+__all__ = [
+    "Counts",
+    "JobOutcome",
+    "LeaseWait",
+    "Outcome",
+    "RunSnapshot",
+    "RunSummary",
+    "SpeechResults",
+]

@@ -18,7 +18,8 @@ JOB_KEYS = {
     "id", "state", "attempts", "max_attempts", "duration_s", "path", "label", "reason",
     "error_kind", "sha256", "size_bytes", "format", "subtype", "sample_rate", "channels",
     "frames", "priority", "fingerprint", "run_after", "lease_owner", "lease_expires_at",
-    "created_at", "updated_at", "finished_at", "coverage", "uncovered_s",
+    "created_at", "updated_at", "finished_at", "coverage", "uncovered_s", "end_latency_p50_s",
+    "end_latency_p90_s",
 }  # fmt: skip
 STATES = ["queued", "running", "succeeded", "failed", "invalid", "cancelled"]
 

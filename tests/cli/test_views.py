@@ -24,7 +24,8 @@ def test_status_json_schema_ages_and_workers(store_url: str) -> None:
         data = json.loads(json.dumps(status_json(store.status())))
     assert list(data) == [
         "schema", "generated_at", "total_jobs", "total_audio_s", "states", "queued_waiting",
-        "oldest_queued", "top_failures", "workers", "turns_ended_by_close",
+        "oldest_queued", "top_failures", "workers", "turns_ended_by_close", "end_latency",
+        "uncovered",
     ]  # fmt: skip
     assert data["schema"] == "jobrunner.status/1"
     assert data["generated_at"] == "2030-01-02T03:05:35.678000Z"
@@ -50,6 +51,8 @@ def test_status_json_schema_ages_and_workers(store_url: str) -> None:
         }
     ]
     assert data["turns_ended_by_close"] == 0
+    assert data["end_latency"] == {"turns": 0, "p50_s": None, "p90_s": None}
+    assert data["uncovered"] == 0
 
 
 def test_job_json_keys_in_their_documented_order(store_url: str) -> None:
@@ -62,10 +65,11 @@ def test_job_json_keys_in_their_documented_order(store_url: str) -> None:
         "error_kind", "sha256", "size_bytes", "format", "subtype", "sample_rate", "channels",
         "frames", "priority", "fingerprint", "run_after", "lease_owner", "lease_expires_at",
         "created_at", "updated_at", "finished_at", "coverage", "uncovered_s",
+        "end_latency_p50_s", "end_latency_p90_s",
     ]  # fmt: skip
     assert (data["state"], data["path"], data["label"], data["max_attempts"]) == (
         "queued", "/a/x.wav", "x", 3,
     )  # fmt: skip
     assert data["created_at"] == data["run_after"] == "2030-01-02T03:04:05.678000Z"
     assert data["finished_at"] is None
-    assert data["coverage"] is data["uncovered_s"] is None  # no speech map yet
+    assert data["coverage"] is data["end_latency_p50_s"] is None  # no speech map yet

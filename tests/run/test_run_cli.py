@@ -64,7 +64,7 @@ def test_a_base_url_with_no_endpoint_stops_the_run_with_exit_2_naming_it(
     assert sum(job.attempts for job in jobs) <= 1
 
 
-def test_json_lines_one_per_outcome_and_exit_0(
+def test_json_lines_one_per_outcome_then_the_summary_and_exit_0(
     serve: Serve, tmp_path: Path, store: Store, db_url: str
 ) -> None:
     expected = make_files(tmp_path / "audio", 3)
@@ -72,8 +72,10 @@ def test_json_lines_one_per_outcome_and_exit_0(
     enqueue(store, fast_settings(server, db_url), tmp_path / "audio")
     result = jobrunner(db_url, "--profile", str(profile_file(tmp_path, server)), "run", "--json")
     assert result.exit_code == 0
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    *lines, summary = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 3
+    assert summary["schema"] == "jobrunner.run-summary/1" and summary["succeeded"] == 3
+    assert summary["aligned"] == 3 and summary["uncovered"] == 0  # tones map as speech
     for line in lines:
         assert line["schema"] == "jobrunner.run/1" and line["outcome"] == "succeeded"
         assert line["transcript"] == "".join(expected[line["path"]])

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from jobrunner.cli.run_views import outcome_json, summary_json, summary_line
 from jobrunner.errors import AuthenticationError
-from jobrunner.run import Counts, JobOutcome, RunSummary
+from jobrunner.run import Counts, JobOutcome, RunSummary, SpeechResults
+from jobrunner.timing.latency import Latencies
 
 
 def dumped(data: object) -> str:
@@ -55,7 +56,8 @@ def test_the_summary_object_and_line_keep_their_shape() -> None:
         '"invalid": 1, "retries": 3, "released": 1, "cancelled": 1, "elapsed_s": 61.235, '
         '"audio_s": 5400.0, "concurrency": 8, "lowest_concurrency": 2, "rate_limited": 4, '
         '"interrupted": false, "stop_error": "401: bad key", "exit_code": 3, '
-        '"turns_ended_by_close": 2}'
+        '"turns_ended_by_close": 2, "aligned": 0, "uncovered": 0, '
+        '"end_latency": {"turns": 0, "p50_s": null, "p90_s": null}}'
     )
     assert summary_line(summary) == (
         "run: 5 succeeded, 1 failed, 1 invalid, 3 retried, 1 released, 1 cancelled, "
@@ -69,3 +71,19 @@ def test_the_summary_object_and_line_keep_their_shape() -> None:
     assert summary_line(quiet) == (
         "run: 2 succeeded, 0 failed, 0 invalid, 0 retried in 3.0 s (0.006 h audio; concurrency 4)"
     )
+
+
+def test_the_summary_says_what_the_speech_map_found() -> None:
+    speech = SpeechResults(Latencies.of([0.7, 0.6, None, 1.9, 0.65]), aligned=3, uncovered=1)
+    summary = RunSummary(
+        Counts(succeeded=3, done_audio_s=36.0), elapsed_s=9.0, ceiling=4, final_limit=4,
+        lowest_limit=4, interrupted=False, stop_error=None, others_running=0, speech=speech,
+    )  # fmt: skip
+    assert summary_line(summary) == (
+        "run: 3 succeeded, 0 failed, 0 invalid, 0 retried, 1 with speech outside every turn "
+        "in 9.0 s (0.010 h audio; concurrency 4; end_latency_s p50 0.650 s, p90 1.900 s "
+        "(4 turns))"
+    )
+    data = summary_json(summary)
+    assert (data["aligned"], data["uncovered"]) == (3, 1)
+    assert data["end_latency"] == {"turns": 4, "p50_s": 0.65, "p90_s": 1.9}
