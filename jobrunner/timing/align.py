@@ -27,6 +27,12 @@ The hard cases, each decided here and tested:
   is split between them at the largest pauses, in order (turn boundaries fall in pauses), and
   their ``end_latency_s``/``eager_latency_s`` are ``None``: the turn ended because the audio
   did, not because the detector decided.
+* **Late events**: a service that lags (a busy recognizer) can end turn *k* after turn *k+1*'s
+  speech has ended too (a short reply after a short pause), so turn *k* is given both and turn
+  *k+1* nothing. A turn with text that owns no speech right after turns that own several
+  segments is such a turn (a cough or noise comes back with no text): the run of turns shares
+  that speech at its largest pauses, in order, as at the flush. A turn without text keeps
+  the first reading (no speech).
 
 ``end_latency_s`` is exactly ``end_s - speech_end_s`` (both on the audio clock), whichever way
 it is computed: from the exported fields, or here.
@@ -54,6 +60,8 @@ class TurnTimes:
     start_s: float | None
     end_s: float | None
     eager_end_s: float | None = None
+    #: the turn's transcript is not empty (the service heard words, so it had speech)
+    text: bool = True
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,7 @@ def align_turns(
             open_end[k] = True
             open_start[k + 1] = True
     unowned.extend(ordered[i:])
+    _share_late(turns, owned, open_start, open_end)
     _share_flush(turns, owned, flush_at)
     results = []
     for k, turn in enumerate(turns):
@@ -137,6 +146,27 @@ def align_turns(
             )
         )
     return results, unowned
+
+
+def _share_late(
+    turns: Sequence[TurnTimes],
+    owned: list[list[Segment]],
+    open_start: list[bool],
+    open_end: list[bool],
+) -> None:
+    """A turn with text but no speech after a turn that owns several segments: their events
+    came late, so the run of turns shares the speech at its largest pauses, in order."""
+    k = 0
+    while k < len(turns):
+        donor, k = k, k + 1
+        while k < len(turns) and not owned[k] and turns[k].text and not open_start[k]:
+            k += 1
+        run = range(donor, k)
+        if len(run) < 2 or len(owned[donor]) < 2 or open_end[donor]:
+            continue
+        shares = _split_at_pauses(owned[donor], len(run))
+        for j, share in zip(run, shares + [[]] * (len(run) - len(shares)), strict=True):
+            owned[j] = share
 
 
 def _share_flush(turns: Sequence[TurnTimes], owned: list[list[Segment]], flush_at: float) -> None:

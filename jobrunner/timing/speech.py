@@ -98,7 +98,12 @@ def time_job(speech: SpeechMap, turns: Sequence[FinishedTurn]) -> JobTiming:
         positions.sort(key=lambda p: (turns[p].channel, turns[p].index))
         segments = _lane_segments(speech, lane)
         times = [
-            TurnTimes(turns[p].start_audio_s, turns[p].end_audio_s, turns[p].eager_end_audio_s)
+            TurnTimes(
+                turns[p].start_audio_s,
+                turns[p].end_audio_s,
+                turns[p].eager_end_audio_s,
+                text=bool(turns[p].transcript.strip()),
+            )
             for p in positions
         ]
         results, left = align_turns(times, segments, duration)

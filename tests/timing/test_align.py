@@ -93,3 +93,24 @@ def test_coverage_flags_unowned_speech_over_the_tolerance_only() -> None:
 def test_coverage_flags_an_empty_turn_that_holds_speech() -> None:
     assert judge([S(0.5, 3.0)], [], [EMPTY_TURN_SPEECH_S + 0.5]).flagged
     assert not judge([S(0.5, 3.0)], [], [0.3]).flagged  # a cough: an empty turn is legal
+
+
+def test_a_late_end_event_does_not_take_the_next_turns_speech() -> None:
+    # a lagging service ended "No, thank you" (1.7-2.9 s) at 5.3 s, after "Okay, goodbye"
+    # (3.9-5.15 s) had ended too: the reply started its turn late and owns nothing by event order
+    speech = [S(0.5, 0.9), S(1.7, 2.3), S(2.6, 2.9), S(3.9, 5.15)]
+    turns = [TurnTimes(0.7, 1.6), TurnTimes(2.1, 5.3), TurnTimes(5.4, 6.3)]
+    aligned, unowned = align_turns(turns, speech, duration_s=6.3)
+    assert (aligned[1].speech_start_s, aligned[1].speech_end_s) == (1.7, 2.9)
+    assert aligned[1].end_latency_s == pytest.approx(2.4)
+    assert (aligned[2].speech_start_s, aligned[2].speech_end_s) == (3.9, 5.15)
+    assert unowned == []
+
+
+def test_a_late_turn_without_text_takes_nothing() -> None:
+    # the same events, but the last turn came back empty: noise, not a late reply
+    speech = [S(1.7, 2.3), S(2.6, 2.9), S(3.9, 5.15)]
+    turns = [TurnTimes(2.1, 5.3), TurnTimes(5.4, 6.3, text=False)]
+    aligned, _ = align_turns(turns, speech, duration_s=6.3)
+    assert (aligned[0].speech_start_s, aligned[0].speech_end_s) == (1.7, 5.15)
+    assert aligned[1] == TurnAlignment()
