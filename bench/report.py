@@ -18,7 +18,7 @@ TEMPLATE = Path(__file__).with_name("BENCHMARKS.template.md")
 #: benchmarks with a section of their own in the template (the rest go under "other")
 SECTIONS = (
     "makespan", "pacing", "resources", "scaling", "run", "enqueue", "export", "store_pg", "vad",
-    "report_speed",
+    "report_speed", "speechmap",
 )  # fmt: skip
 
 
@@ -360,6 +360,12 @@ def render_targets(results: dict[str, Any]) -> str:
         if size.get("files") == 1000 and "cli_s" in size:
             add("`jobrunner report` on 1,000 files < 10 s", f"{size['cli_s']:.1f} s",
                 size["cli_s"] < 10, "report_speed, new process, with references")  # fmt: skip
+    speech = _dig(results, "speechmap", "merged") or {}
+    if speech.get("share_within") is not None:
+        share = speech["share_within"]
+        add("speech times within 150 ms of the truth for >= 95 % of turns (whisper engine)",
+            f"{100 * share:.1f} % of {speech['turns']} turns", share >= 0.95,
+            "speechmap")  # fmt: skip
     if not rows:
         return "_no results yet_"
     return table(["target", "measured (median)", "", "from"], rows)
@@ -373,6 +379,7 @@ RENDERERS: dict[str, Callable[[Any, list[Any]], str]] = {
     "enqueue": render_enqueue,
     "vad": lambda result, runs: _vad().render(result, runs),
     "report_speed": lambda result, runs: _report_speed().render(result, runs),
+    "speechmap": lambda result, runs: _speechmap().render(result, runs),
 }
 
 
@@ -388,6 +395,13 @@ def _report_speed() -> Any:
     import bench.report_speed
 
     return bench.report_speed
+
+
+def _speechmap() -> Any:
+    """bench.speechmap imports the server and the recognizer registry: only when rendered."""
+    import bench.speechmap
+
+    return bench.speechmap
 
 
 def render(name: str, result: Any, runs: list[Any]) -> str:
