@@ -75,8 +75,9 @@ def test_clean_speech_boundaries_match_the_true_segments() -> None:
         speech_map = map_file(SPEECH / name)
         assert speech_map.mode == "downmix" and len(speech_map.channels) == 1
         errs = errors(truth, speech_map.channels[0])
-        # 0.25 s: librivox_0870 opens with a breath 0.22 s before its labelled start
-        assert max(map(abs, errs)) <= 0.25, (name, errs)
+        # librivox_0870 opens with a breath 0.22 s before its labelled start: a flat run that
+        # must not lead the segment (the 150 ms tolerance holds for every boundary)
+        assert max(map(abs, errs)) <= 0.15, (name, errs)
         every += errs
     assert float(np.mean(np.abs(every))) <= 0.06
 
