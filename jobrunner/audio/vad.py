@@ -226,7 +226,8 @@ class SpeechDetector:
         self._segmenter = Segmenter(params)
         self.latest = FrameScores(0, np.zeros(0, dtype=np.float32))
         """Frame scores behind the last :meth:`push`/:meth:`finish`: the frame-level
-        decisions are ``latest.flags(params)``, frame ``k`` at :func:`frame_time` ``(k)``."""
+        decisions are ``latest.flags(params.threshold_db)``, frame ``k`` at :func:`frame_time`
+        ``(k)``."""
         self._resampler: Any = None
         if rate != RATE:
             import soxr
