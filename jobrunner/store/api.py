@@ -19,6 +19,7 @@ from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
 
+from jobrunner.redact import redact_db_url
 from jobrunner.store import admin, claims, endings, intake, migrate, report_queries, reports, stream
 from jobrunner.store.engine import (
     begin_read,
@@ -26,7 +27,6 @@ from jobrunner.store.engine import (
     clock_offset,
     create_engine,
     migrates_implicitly,
-    redact,
     translate_errors,
 )
 from jobrunner.store.records import (
@@ -136,7 +136,7 @@ class Store:
     @property
     def url(self) -> str:
         """The database URL with any password hidden."""
-        return redact(self.engine.url)
+        return redact_db_url(self.engine.url)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -82,9 +82,6 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
-redact = redact_db_url  # the store's name for it: the URL as it may be shown
-
-
 def database_exists(url: str) -> bool:
     """False only when a SQLite file does not exist yet (so a dry run need not create it)."""
     parsed = parse_url(url)
@@ -189,7 +186,7 @@ def _sqlite_engine(url: URL) -> Engine:
         folder = Path(database).expanduser().resolve().parent
         if not folder.is_dir():
             raise DatabaseUnavailableError(
-                f"cannot open database {redact(url)}: folder {folder} does not exist"
+                f"cannot open database {redact_db_url(url)}: folder {folder} does not exist"
             )
     engine = sa.create_engine(
         url,
@@ -294,10 +291,10 @@ def translate_errors(url: str | URL) -> Iterator[None]:
                 f"cannot connect to {describe_server(parsed)}: {reason}"
             ) from exc
         if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
-            raise DatabaseUnavailableError(f"database {redact(url)}: {detail}") from exc
-        raise StoreError(f"database {redact(url)}: {detail}") from exc
+            raise DatabaseUnavailableError(f"database {redact_db_url(url)}: {detail}") from exc
+        raise StoreError(f"database {redact_db_url(url)}: {detail}") from exc
     except sa.exc.TimeoutError as exc:  # every pooled connection stayed busy
-        raise DatabaseUnavailableError(f"database {redact(url)}: {exc}") from exc
+        raise DatabaseUnavailableError(f"database {redact_db_url(url)}: {exc}") from exc
     except sa.exc.StatementError as exc:
         # a bound value our own types refused (a naive datetime): the caller's bug, unwrapped
         if isinstance(exc.orig, ValueError | TypeError):

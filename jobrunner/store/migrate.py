@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from jobrunner.errors import MigrationError
+from jobrunner.redact import redact_db_url
 from jobrunner.resources import data_dir
-from jobrunner.store.engine import begin_read, begin_write, lock_for_migration, redact
+from jobrunner.store.engine import begin_read, begin_write, lock_for_migration
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -119,7 +120,7 @@ def check_current(engine: Engine) -> None:
         return
     head = head_revision()
     _check_known(current)
-    where = redact(engine.url)
+    where = redact_db_url(engine.url)
     if current is None:
         raise MigrationError(
             f"database {where} has no jobrunner schema yet: run `jobrunner db upgrade`"
