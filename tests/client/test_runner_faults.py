@@ -86,7 +86,9 @@ def test_a_slow_drain_within_the_timeouts_succeeds(serve: Serve, tone_wav: Path)
     server = serve(faults="slow_drain@0.4=1.0")
     result = run(tone_wav, fast_settings(server))
     assert result.transcript == EXPECTED
-    assert result.drain_s >= 0.4
+    # a causal lower bound, not a speed: the server waited 0.4 s after our close before it
+    # closed; asyncio may fire that timer up to its clock resolution early (0.3995 was seen)
+    assert result.drain_s >= 0.4 - 0.01
 
 
 @pytest.mark.parametrize(
