@@ -60,7 +60,7 @@ class SinkEngine:
 
     name = "sink"
 
-    def open(self, sample_rate: int, turn: TurnParams) -> SinkSession:
+    def open(self, sample_rate: int, turn: TurnParams, *, words: bool = False) -> SinkSession:
         return SinkSession()
 
 

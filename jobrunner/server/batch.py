@@ -174,7 +174,9 @@ class BatchHandler:
             )
         except UndecodableAudio as exc:
             raise Refusal(400, "invalid_audio", str(exc)) from exc
-        transcript = await loop.run_in_executor(pool, transcribe, self.recognizer, audio)
+        transcript = await loop.run_in_executor(
+            pool, transcribe, self.recognizer, audio, bool(granularities)
+        )
         body: dict[str, Any] = {
             "type": "transcript",
             "text": transcript.text,

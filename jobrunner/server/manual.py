@@ -79,7 +79,7 @@ class ManualHandler(Session):
             self.recorder.bad_request()
             await self.fail(request.status_code, request.message, request.error_code)
         self.language = request.language
-        recognition = await self.open_recognition(request.sample_rate, TurnParams())
+        recognition = await self.open_recognition(request.sample_rate, TurnParams(), words=True)
         pcm = PcmDecoder(request.encoding)
         self.segment = Segment(0.0)
         closing = False

@@ -21,7 +21,7 @@ from jobrunner.protocol.limits import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from jobrunner.server.pcm import decode
 from jobrunner.server.recognizer import Float32Array, Recognizer
 from jobrunner.server.turn_detector import TurnParams
-from jobrunner.server.words import TurnWords, Word
+from jobrunner.server.words import EngineEvent, TurnWords, Word
 
 FALLBACK_RATE: Final = 16000
 BLOCK_S: Final = 1.0
@@ -70,16 +70,16 @@ def read_audio(
     return Audio(np.ascontiguousarray(samples, dtype=np.float32), int(rate))
 
 
-def transcribe(recognizer: Recognizer, audio: Audio) -> Transcript:
-    recognition = recognizer.open(audio.sample_rate, TurnParams())
+def transcribe(recognizer: Recognizer, audio: Audio, words: bool = False) -> Transcript:
+    recognition = recognizer.open(audio.sample_rate, TurnParams(), words=words)
     block = max(1, round(BLOCK_S * audio.sample_rate))
-    events = []
+    events: list[EngineEvent] = []
     for start in range(0, len(audio.samples), block):
         events.extend(recognition.feed(audio.samples[start : start + block]))
     events.extend(recognition.finish())
     text = "".join(e.transcript for e in events if isinstance(e, TurnEnd))
-    words = tuple(w for e in events if isinstance(e, TurnWords) for w in e.words)
-    return Transcript(text, words)
+    timed = tuple(w for e in events if isinstance(e, TurnWords) for w in e.words)
+    return Transcript(text, timed)
 
 
 __all__ = ["Audio", "Transcript", "UndecodableAudio", "read_audio", "transcribe"]

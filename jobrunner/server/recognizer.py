@@ -65,7 +65,10 @@ class Recognizer(Protocol):
 
     name: str
 
-    def open(self, sample_rate: int, turn: TurnParams) -> Recognition: ...
+    def open(self, sample_rate: int, turn: TurnParams, *, words: bool = False) -> Recognition:
+        """One session. ``words``: emit :class:`~jobrunner.server.words.TurnWords` (Manual and
+        Batch answer with them; an engine for which they are cheap may always emit them)."""
+        ...
 
 
 #: engine name (``--engine``) -> "module:factory"; the factory takes the keyword options of

@@ -188,9 +188,11 @@ class Session:
 
     # --- the recognizer -----------------------------------------------------------------
 
-    async def open_recognition(self, sample_rate: int, turn: TurnParams) -> Recognition:
+    async def open_recognition(
+        self, sample_rate: int, turn: TurnParams, *, words: bool = False
+    ) -> Recognition:
         try:
-            return self.recognizer.open(sample_rate, turn)
+            return self.recognizer.open(sample_rate, turn, words=words)
         except Exception:
             log.exception("engine %s could not open a session", self.recognizer.name)
             await self.fail(500, "the recognizer is unavailable", "engine_error")

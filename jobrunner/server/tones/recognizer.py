@@ -49,7 +49,8 @@ class ToneRecognizer:
         self.update_ms = update_ms
         self.blocking = blocking
 
-    def open(self, sample_rate: int, turn: TurnParams) -> ToneRecognition:
+    def open(self, sample_rate: int, turn: TurnParams, *, words: bool = False) -> ToneRecognition:
+        """A session; word times are always on (they cost nothing here)."""
         recognition = ToneRecognition(sample_rate, turn, update_ms=self.update_ms)
         recognition.blocking = self.blocking
         return recognition

@@ -41,7 +41,7 @@ from jobrunner.server.silero import FRAME_SAMPLES, VAD_RATE, Float32Array, To16k
 from jobrunner.server.transcripts import agreed_prefix, merge
 from jobrunner.server.turn_detector import DetectorConfig, TurnDecision, TurnDetector, TurnParams
 from jobrunner.server.whisper.decoder import WhisperDecoder
-from jobrunner.server.words import EngineEvent
+from jobrunner.server.words import EngineEvent, TurnWords, Word
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,12 @@ class WhisperRecognition:
         decoder: WhisperDecoder,
         sample_rate: int,
         turn: TurnParams,
+        *,
+        words: bool = False,
     ) -> None:
         self._options = options
+        self._words = words  # word times wanted (Manual, Batch): TurnWords before turn.end
+        self._turn_words: list[Word] = []
         self._decoder = decoder
         self._to16k = To16k(sample_rate)
         self._vad = shared_model().stream()
@@ -175,18 +179,23 @@ class WhisperRecognition:
         self._had_text = self._had_text or bool(self._sent)
         self._open = None
         self._decoder.turn_closed(self)
-        return [TurnEnd(transcript=text)]
+        if not self._words:
+            return [TurnEnd(transcript=text)]
+        return [TurnWords(tuple(self._turn_words)), TurnEnd(transcript=text)]
 
     def _final_text(self, decision: TurnDecision) -> str:
         end = min(decision.end + self._postroll, self._audio.end)
         audio = self._audio.slice(decision.start, end)
         beam = self._options.beam_size
-        merged = merge(self._sent, self._decoder.decode(audio, beam_size=beam))
+        decode, offset = self._decoder.decode_words, decision.start / VAD_RATE
+        free, words = decode(audio, beam_size=beam, words=self._words)
+        merged = merge(self._sent, free)
         if merged is None:
-            forced = self._decoder.decode(audio, beam_size=beam, prefix=self._sent)
+            forced, words = decode(audio, beam_size=beam, prefix=self._sent, words=self._words)
             merged = merge(self._sent, forced)
             if merged is None:  # the forced prefix came back re-tokenised: keep what was sent
                 merged = " ".join([self._sent, *forced.split()[len(self._sent.split()) :]])
+        self._turn_words = [Word(w.word, w.start + offset, w.end + offset) for w in words]
         return merged
 
     def _request_partial(self) -> None:
