@@ -62,11 +62,7 @@ class ConnectionHandler(Session):
         closing = False
         async for message in self.frames():
             if isinstance(message, bytes):
-                samples = pcm.feed(message)
-                seconds = len(samples) / request.sample_rate
-                self.account(seconds)
-                if self.overloaded(seconds):
-                    await self.fail_overload()
+                samples = await self.audio(pcm, message, request.sample_rate)
                 await self._send(await self.call(recognition, recognition.feed, samples))
                 await self.maybe_fault()
                 continue

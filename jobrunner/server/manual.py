@@ -85,12 +85,8 @@ class ManualHandler(Session):
         closing = False
         async for message in self.frames():
             if isinstance(message, bytes):
-                samples = pcm.feed(message)
-                seconds = len(samples) / request.sample_rate
-                self.account(seconds)
-                if self.overloaded(seconds):
-                    await self.fail_overload()
-                self.segment.has_audio = self.segment.has_audio or seconds > 0
+                samples = await self.audio(pcm, message, request.sample_rate)
+                self.segment.has_audio = self.segment.has_audio or samples.size > 0
                 await self._interim(await self.call(recognition, recognition.feed, samples))
                 await self.maybe_fault()
             elif message.strip() == FINALIZE:

@@ -29,7 +29,8 @@ from jobrunner.protocol.events import ErrorEvent, encode_server_event
 from jobrunner.server.damage import TurnDamage
 from jobrunner.server.faults import SILENT_KINDS, Fault
 from jobrunner.server.params import ManualRequest, Rejection, SessionRequest
-from jobrunner.server.recognizer import Recognition, Recognizer
+from jobrunner.server.pcm import PcmDecoder
+from jobrunner.server.recognizer import Float32Array, Recognition, Recognizer
 from jobrunner.server.recorder import Recorder
 from jobrunner.server.turn_detector import TurnParams
 from jobrunner.server.words import EngineEvent
@@ -169,15 +170,17 @@ class Session:
             async for _ in self.frames():
                 pass
 
-    def account(self, seconds: float) -> None:
-        """Count ``seconds`` of decoded audio; an overload when the client is too fast."""
+    async def audio(self, pcm: PcmDecoder, frame: bytes, sample_rate: int) -> Float32Array:
+        """Decode a binary frame and count its audio; too fast a client is an overload."""
+        samples = pcm.feed(frame)
+        seconds = len(samples) / sample_rate
         self.audio_s += seconds
         self.recorder.audio(seconds)
+        if self.guard.add(seconds, self.clock()):
+            await self._fail_overload()
+        return samples
 
-    def overloaded(self, seconds: float) -> bool:
-        return self.guard.add(seconds, self.clock())
-
-    async def fail_overload(self) -> NoReturn:
+    async def _fail_overload(self) -> NoReturn:
         self.recorder.overload()
         await self.fail(
             500,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,20 @@ websockets_exceptions = pytest.importorskip("websockets.exceptions")
 TURNS = ["Hello from the SDK.", [" It pauses", " and goes on."], " Ça va? 👍"]
 
 
+async def read_while(connection: Any, sending: Coroutine[Any, Any, None]) -> list[Any]:
+    """Every event until the server closes, with ``sending`` running alongside."""
+    sender = asyncio.create_task(sending)
+    events = [event async for event in connection]
+    await sender
+    return events
+
+
 async def stream_with_sdk(
     base_url: str, path: Path, *, api_key: str = "test-key", **params: Any
 ) -> list[Any]:
     """Stream a WAV exactly as the SDK's docs do: 100 ms raw chunks, then close, read all."""
     info = soundfile.info(path)
     client = cartesia.AsyncCartesia(api_key=api_key, base_url=base_url, max_retries=0)
-    events: list[Any] = []
     manager = client.stt.auto_finalize.websocket(
         model="ink-2", encoding="pcm_s16le", sample_rate=info.samplerate, **params
     )
@@ -37,10 +45,7 @@ async def stream_with_sdk(
                     await connection.send_raw(block.tobytes())
             await connection.send({"type": "close"})
 
-        sender = asyncio.create_task(send())
-        async for event in connection:
-            events.append(event)
-        await sender
+        events = await read_while(connection, send())
     await client.close()
     return events
 
@@ -125,7 +130,6 @@ async def manual_with_sdk(base_url: str, parts: list[Path], **params: Any) -> li
     """The SDK's Manual flow: 100 ms raw chunks, ``finalize`` after each part, ``close``, and
     iteration until the server closes."""
     client = cartesia.AsyncCartesia(api_key="test-key", base_url=base_url, max_retries=0)
-    events: list[Any] = []
     manager = client.stt.manual_finalize.websocket(
         model="ink-2", encoding="pcm_s16le", sample_rate=16000, **params
     )
@@ -139,10 +143,7 @@ async def manual_with_sdk(base_url: str, parts: list[Path], **params: Any) -> li
                 await connection.send("finalize")
             await connection.send("close")
 
-        sender = asyncio.create_task(send())
-        async for event in connection:
-            events.append(event)
-        await sender
+        events = await read_while(connection, send())
     await client.close()
     return events
 

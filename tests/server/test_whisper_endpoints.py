@@ -24,8 +24,8 @@ def check_words(text: str, words: list[dict[str, float | str]], duration: float)
 def test_manual_finals_with_word_times(serve: Serve) -> None:
     audio, rate = load(NAME)
     server = serve(engine="whisper")
-    out = run(converse(server.url, manual_query(rate=rate), [encode(audio, "pcm_s16le", rate),
-                                                              "close"], chunk=rate // 5))  # fmt: skip
+    steps = [encode(audio, "pcm_s16le", rate), "close"]
+    out = run(converse(server.url, manual_query(rate=rate), steps, chunk=rate // 5))
     assert out.close_code == 1000 and out.types[-1] == "done"
     (final,) = [e for e in out.of("transcript") if e["is_final"]]
     joined = "".join(finals_of(out))
