@@ -97,3 +97,12 @@ def test_batch_faults_leave_websockets_alone(serve: Serve) -> None:
     server = serve(faults="batch_503=1.0")
     out = run(converse(server.url, manual_query(), [AUDIO, "close"]))
     assert finals_of(out) == ["alpha beta"]
+
+
+def test_manual_stall_and_slow_drain(serve: Serve) -> None:
+    stalled = run(
+        converse(serve(faults="stall=1.0").url, manual_query(), [AUDIO, "close"], quiet_wait_s=0.5)
+    )
+    assert stalled.left_open and "done" not in stalled.types
+    late = run(converse(serve(faults="slow_drain@0.2=1.0").url, manual_query(), [AUDIO, "close"]))
+    assert finals_of(late) == ["alpha beta"] and late.types[-1] == "done"
