@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from jobrunner.errors import ConfigError
 from jobrunner.server.silero import INSTALL_HINT, Float32Array
+from jobrunner.server.words import Word
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +88,18 @@ class WhisperDecoder:
 
     def decode(self, audio: Float32Array, *, beam_size: int, prefix: str = "") -> str:
         """Whisper's text for 16 kHz ``audio`` (starting with ``prefix`` if given), one line."""
+        return self.decode_words(audio, beam_size=beam_size, prefix=prefix, words=False)[0]
+
+    def decode_words(
+        self, audio: Float32Array, *, beam_size: int, prefix: str = "", words: bool = True
+    ) -> tuple[str, list[Word]]:
+        """:meth:`decode`, and with ``words`` whisper's word times (seconds into ``audio``;
+        an alignment pass over the decode, so only when an endpoint answers with them)."""
         with self._lock:
             self._finals += 1
             self.decodes += 1
         try:
-            return self._transcribe(audio, beam_size, prefix)
+            return self._run(audio, beam_size, prefix, words)
         finally:
             with self._lock:
                 self._finals -= 1
@@ -124,6 +132,11 @@ class WhisperDecoder:
             self._partial_busy = False
 
     def _transcribe(self, audio: Float32Array, beam_size: int, prefix: str) -> str:
+        return self._run(audio, beam_size, prefix, False)[0]
+
+    def _run(
+        self, audio: Float32Array, beam_size: int, prefix: str, words: bool
+    ) -> tuple[str, list[Word]]:
         segments, _info = self._model.transcribe(
             audio,
             language="en",
@@ -133,8 +146,17 @@ class WhisperDecoder:
             without_timestamps=True,
             vad_filter=False,
             prefix=prefix or None,
+            word_timestamps=words,
         )
-        return " ".join("".join(segment.text for segment in segments).split())
+        segments = list(segments)  # a generator: decoding happens while it is consumed
+        text = " ".join("".join(segment.text for segment in segments).split())
+        timed = [
+            Word(w.word.strip(), float(w.start), float(w.end))
+            for segment in segments
+            for w in (segment.words or ())
+            if w.word.strip()
+        ]
+        return text, timed
 
 
 _decoders: dict[DecoderOptions, WhisperDecoder] = {}

@@ -31,7 +31,6 @@ import numpy as np
 
 from jobrunner.protocol.events import (
     ConfigRequest,
-    ServerEvent,
     TurnEagerEnd,
     TurnEnd,
     TurnResume,
@@ -42,6 +41,7 @@ from jobrunner.server.silero import FRAME_SAMPLES, VAD_RATE, Float32Array, To16k
 from jobrunner.server.transcripts import agreed_prefix, merge
 from jobrunner.server.turn_detector import DetectorConfig, TurnDecision, TurnDetector, TurnParams
 from jobrunner.server.whisper.decoder import WhisperDecoder
+from jobrunner.server.words import EngineEvent, TurnWords, Word
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,12 @@ class WhisperRecognition:
         decoder: WhisperDecoder,
         sample_rate: int,
         turn: TurnParams,
+        *,
+        words: bool = False,
     ) -> None:
         self._options = options
+        self._words = words  # word times wanted (Manual, Batch): TurnWords before turn.end
+        self._turn_words: list[Word] = []
         self._decoder = decoder
         self._to16k = To16k(sample_rate)
         self._vad = shared_model().stream()
@@ -120,21 +124,29 @@ class WhisperRecognition:
 
     # --- Recognition --------------------------------------------------------------------
 
-    def feed(self, samples: Float32Array) -> list[ServerEvent]:
+    def feed(self, samples: Float32Array) -> list[EngineEvent]:
         return self._consume(self._to16k.process(samples))
 
     def configure(self, request: ConfigRequest) -> None:
         self._detector.configure(request)
 
-    def finish(self) -> list[ServerEvent]:
+    def finish(self) -> list[EngineEvent]:
         events = self._consume(self._to16k.flush())
+        for decision in self._detector.finish():
+            events.extend(self._decide(decision))
+        return events
+
+    def cut(self) -> list[EngineEvent]:
+        """End the open turn at its last speech; the resampler keeps its few samples of
+        delay (flushing would end its stream), the VAD and the detector go on."""
+        events: list[EngineEvent] = []
         for decision in self._detector.finish():
             events.extend(self._decide(decision))
         return events
 
     # --- internals ----------------------------------------------------------------------
 
-    def _consume(self, audio: Float32Array) -> list[ServerEvent]:
+    def _consume(self, audio: Float32Array) -> list[EngineEvent]:
         self._audio.append(audio)
         events = self._collect_partial()
         for prob in self._vad.probabilities(audio):
@@ -145,7 +157,7 @@ class WhisperRecognition:
         self._audio.drop_before(self._detector.keep_from)
         return events
 
-    def _decide(self, decision: TurnDecision) -> list[ServerEvent]:
+    def _decide(self, decision: TurnDecision) -> list[EngineEvent]:
         if decision.kind == "start":
             self._open = decision
             self._sent = self._previous = ""
@@ -167,18 +179,23 @@ class WhisperRecognition:
         self._had_text = self._had_text or bool(self._sent)
         self._open = None
         self._decoder.turn_closed(self)
-        return [TurnEnd(transcript=text)]
+        if not self._words:
+            return [TurnEnd(transcript=text)]
+        return [TurnWords(tuple(self._turn_words)), TurnEnd(transcript=text)]
 
     def _final_text(self, decision: TurnDecision) -> str:
         end = min(decision.end + self._postroll, self._audio.end)
         audio = self._audio.slice(decision.start, end)
         beam = self._options.beam_size
-        merged = merge(self._sent, self._decoder.decode(audio, beam_size=beam))
+        decode, offset = self._decoder.decode_words, decision.start / VAD_RATE
+        free, words = decode(audio, beam_size=beam, words=self._words)
+        merged = merge(self._sent, free)
         if merged is None:
-            forced = self._decoder.decode(audio, beam_size=beam, prefix=self._sent)
+            forced, words = decode(audio, beam_size=beam, prefix=self._sent, words=self._words)
             merged = merge(self._sent, forced)
             if merged is None:  # the forced prefix came back re-tokenised: keep what was sent
                 merged = " ".join([self._sent, *forced.split()[len(self._sent.split()) :]])
+        self._turn_words = [Word(w.word, w.start + offset, w.end + offset) for w in words]
         return merged
 
     def _request_partial(self) -> None:
@@ -199,7 +216,7 @@ class WhisperRecognition:
         else:
             self._partial = self._decoder.submit_partial(self, audio, beam_size=beam)
 
-    def _collect_partial(self) -> list[ServerEvent]:
+    def _collect_partial(self) -> list[EngineEvent]:
         future = self._partial
         if future is None or not future.done():
             return []

@@ -56,8 +56,10 @@ class WhisperRecognizer:
         )
         shared_model()
 
-    def open(self, sample_rate: int, turn: TurnParams) -> WhisperRecognition:
-        return WhisperRecognition(self.options, self.decoder, sample_rate, turn)
+    def open(
+        self, sample_rate: int, turn: TurnParams, *, words: bool = False
+    ) -> WhisperRecognition:
+        return WhisperRecognition(self.options, self.decoder, sample_rate, turn, words=words)
 
 
 __all__ = ["WhisperRecognizer"]
