@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from helpers import Serve, fast_settings
 from workerkit import assert_all_exact, enqueue, jobrunner, make_files, profile_file
 
@@ -65,3 +66,16 @@ def test_cli_json_summary_and_exit_code_with_processes(
     assert summary["concurrency"] == 4
     assert {obj["path"] for obj in lines[:-1]} == set(expected)
     assert_all_exact(store, expected)
+
+
+@pytest.mark.postgres
+def test_two_processes_on_postgresql(serve: Serve, tmp_path: Path, pg_database: str) -> None:
+    expected = make_files(tmp_path / "audio", 10)
+    server = serve()
+    settings = fast_settings(server, pg_database, concurrency=4, processes="2")
+    with Store.open(pg_database) as store:
+        enqueue(store, settings, tmp_path / "audio")
+        summary = run_queue(settings, store)
+        assert summary.exit_code == 0, summary.stop_error
+        assert summary.counts.succeeded == 10
+        assert_all_exact(store, expected)
