@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from helpers import Serve, fast_settings
 from workerkit import assert_all_exact, enqueue, jobrunner, make_files, poll, profile_file
 
+from jobrunner.config import Settings
 from jobrunner.run import run_queue
 from jobrunner.store import Store
 
@@ -44,16 +48,33 @@ def owners_running(store: Store) -> int:
     return len({job.lease_owner for job in store.jobs(states=["running"])})
 
 
-def test_sigint_twice_gives_every_running_job_back_then_a_run_completes(
-    serve: Serve, tmp_path: Path, store: Store, db_url: str
-) -> None:
-    expected = make_files(tmp_path / "audio", 10)
+@dataclass
+class Streaming:
+    """A ``jobrunner run --processes 2`` whose two worker processes are both streaming."""
+
+    proc: subprocess.Popen[str]
+    settings: Settings
+    expected: dict[str, list[str]]
+
+
+def streaming(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str, files: int, *flags: str, **profile: Any
+) -> Streaming:
+    expected = make_files(tmp_path / "audio", files)
     server = serve()
     settings = fast_settings(server, db_url)
     enqueue(store, settings, tmp_path / "audio")
-    profile = profile_file(tmp_path, server, pace=1.0, concurrency=4, grace_seconds=60.0)
-    proc = jobrunner(db_url, profile, "run", "--processes", "2", "--json")
+    path = profile_file(tmp_path, server, concurrency=4, **profile)
+    proc = jobrunner(db_url, path, "run", "--processes", "2", *flags)
     poll(lambda: owners_running(store) == 2, timeout=WAIT_S, what="both processes streaming")
+    return Streaming(proc, settings, expected)
+
+
+def test_sigint_twice_gives_every_running_job_back_then_a_run_completes(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    run = streaming(serve, tmp_path, store, db_url, 10, "--json", pace=1.0, grace_seconds=60.0)
+    proc, settings, expected = run.proc, run.settings, run.expected
     proc.send_signal(signal.SIGINT)  # stop claiming, let them finish ...
     assert proc.stderr is not None
     heard = 0
@@ -79,13 +100,8 @@ def test_sigint_twice_gives_every_running_job_back_then_a_run_completes(
 def test_sigterm_lets_every_process_finish_its_sessions(
     serve: Serve, tmp_path: Path, store: Store, db_url: str
 ) -> None:
-    expected = make_files(tmp_path / "audio", 10)
-    server = serve()
-    settings = fast_settings(server, db_url)
-    enqueue(store, settings, tmp_path / "audio")
-    profile = profile_file(tmp_path, server, pace=1.0, concurrency=4, grace_seconds=60.0)
-    proc = jobrunner(db_url, profile, "run", "--processes", "2", "--json")
-    poll(lambda: owners_running(store) == 2, timeout=WAIT_S, what="both processes streaming")
+    run = streaming(serve, tmp_path, store, db_url, 10, "--json", pace=1.0, grace_seconds=60.0)
+    proc, settings, expected = run.proc, run.settings, run.expected
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=WAIT_S)
     assert proc.returncode == 130, stderr
@@ -101,13 +117,8 @@ def test_sigterm_lets_every_process_finish_its_sessions(
 def test_kill_9_of_a_worker_process_loses_only_its_leases(
     serve: Serve, tmp_path: Path, store: Store, db_url: str
 ) -> None:
-    expected = make_files(tmp_path / "audio", 12)
-    server = serve()
-    settings = fast_settings(server, db_url)
-    enqueue(store, settings, tmp_path / "audio")
-    profile = profile_file(tmp_path, server, pace=2.0, concurrency=4)
-    proc = jobrunner(db_url, profile, "run", "--processes", "2", "--json")
-    poll(lambda: owners_running(store) == 2, timeout=WAIT_S, what="both processes streaming")
+    run = streaming(serve, tmp_path, store, db_url, 12, "--json", pace=2.0)
+    proc, settings, expected = run.proc, run.settings, run.expected
     victim = children(proc.pid)[0]
     os.kill(victim, signal.SIGKILL)
     stdout, stderr = proc.communicate(timeout=WAIT_S)
@@ -124,13 +135,8 @@ def test_kill_9_of_a_worker_process_loses_only_its_leases(
 def test_kill_9_of_the_parent_stops_its_workers_then_a_run_finishes(
     serve: Serve, tmp_path: Path, store: Store, db_url: str
 ) -> None:
-    expected = make_files(tmp_path / "audio", 12)
-    server = serve()
-    settings = fast_settings(server, db_url)
-    enqueue(store, settings, tmp_path / "audio")
-    profile = profile_file(tmp_path, server, pace=1.0, concurrency=4, grace_seconds=60.0)
-    proc = jobrunner(db_url, profile, "run", "--processes", "2", "-q")
-    poll(lambda: owners_running(store) == 2, timeout=WAIT_S, what="both processes streaming")
+    run = streaming(serve, tmp_path, store, db_url, 12, "-q", pace=1.0, grace_seconds=60.0)
+    proc, settings, expected = run.proc, run.settings, run.expected
     workers = children(proc.pid)
     assert len(workers) == 2
     proc.kill()

@@ -185,8 +185,7 @@ class Fleet:
 
     def _stop_all(self, error: JobrunnerError, source: Child) -> None:
         """A stop error in one child stops every other one the same way."""
-        if not any(str(e) == str(error) and type(e) is type(error) for e in self.errors):
-            self.errors.append(error)
+        self.errors.append(error)
         for child in self.children:
             if child is not source and child.open:
                 child.channel.send(Stop(pack_error(error)))
