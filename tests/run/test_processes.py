@@ -79,3 +79,22 @@ def test_two_processes_on_postgresql(serve: Serve, tmp_path: Path, pg_database: 
         assert summary.exit_code == 0, summary.stop_error
         assert summary.counts.succeeded == 10
         assert_all_exact(store, expected)
+
+
+def test_a_failed_job_in_one_process_makes_the_run_exit_1(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    expected = make_files(tmp_path / "audio", 6)
+    server = serve()
+    settings = fast_settings(server, db_url, concurrency=4, processes="2")
+    enqueue(store, settings, tmp_path / "audio")
+    changed = sorted(expected)[0]
+    Path(changed).write_bytes(Path(changed).read_bytes()[:-4000])  # not the enqueued file now
+    failed: list[str] = []
+    summary = run_queue(
+        settings,
+        store,
+        on_outcome=lambda o: failed.append(o.path) if o.outcome == "failed" else None,
+    )
+    assert summary.exit_code == 1
+    assert failed == [changed] and summary.counts.failed == 1 and summary.counts.succeeded == 5
