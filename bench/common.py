@@ -233,6 +233,7 @@ class Batch:
     drains: list[float]
     sampler: Sampler
     pid: int
+    pids: list[int]  # the run's processes: ``pid`` and its worker processes
     turns: int = 0
     startup_s: float = math.nan  # spawn -> the first session's start
     sessions_s: float = math.nan  # the first session's start -> the last session's end
@@ -258,6 +259,20 @@ class Batch:
         }
 
 
+def with_children(pid: int, pids: list[int], probe: Callable[[], Any] | None) -> Callable[[], Any]:
+    """A sampler probe that also adds ``pid``'s child processes to ``pids`` as they appear."""
+
+    def sample() -> Any:
+        try:
+            found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            found = []
+        pids.extend(int(child) for child in found if int(child) not in pids)
+        return probe() if probe is not None else None
+
+    return sample
+
+
 def run_batch(
     server: BenchServer,
     files: Sequence[AudioFile],
@@ -270,6 +285,7 @@ def run_batch(
     interval: float = 0.25,
     on_start: Callable[[int], Any] | None = None,
     longest_first: bool = False,
+    processes: str = "1",
 ) -> Batch:
     """Enqueue ``folder`` into a fresh database (not timed), then time ``jobrunner run``.
 
@@ -277,7 +293,8 @@ def run_batch(
     what a user waits for. Afterwards every job is checked: succeeded, with the exact text.
     ``on_start(pid)`` is called right after the spawn (to attach a profiler).
     ``longest_first`` enqueues each file with its duration in ms as priority (what ``enqueue
-    --priority`` does per call), so jobs are claimed longest first.
+    --priority`` does per call), so jobs are claimed longest first. ``processes``: ``run
+    --processes`` (the worker processes are sampled too: :attr:`Batch.pids`).
     """
     from jobrunner.config import load_settings
     from jobrunner.enqueue import enqueue_paths
@@ -294,13 +311,16 @@ def run_batch(
     else:
         run_checked(jobrunner("--profile", "local", "--db", url, "enqueue", str(folder)), env=env)
     argv = jobrunner("--profile", "local", "--db", url, "run", "--concurrency", str(concurrency))
-    argv += ["--pace", str(pace), "--base-url", server.url, "--quiet"]
+    argv += ["--pace", str(pace), "--base-url", server.url, "--quiet", "--processes", processes]
     log = workdir / f"run-{concurrency}.stderr"
     with log.open("w+") as err:
         started = time.monotonic()
         spawned_at = datetime.now(UTC)
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        with Sampler([proc.pid, server.pid], interval=interval, probe=probe) as sampler:
+        pids = [proc.pid, server.pid]
+        with Sampler(
+            pids, interval=interval, probe=with_children(proc.pid, pids, probe)
+        ) as sampler:
             if on_start is not None:
                 on_start(proc.pid)
             code, cpu_s, peak_rss = wait_with_rusage(proc)
@@ -355,6 +375,7 @@ def run_batch(
         drains=drains,
         sampler=sampler,
         pid=proc.pid,
+        pids=[pid for pid in pids if pid != server.pid],
         turns=turns,
         startup_s=(first - spawned_at).total_seconds() if first else math.nan,
         sessions_s=(last - first).total_seconds() if first and last else math.nan,

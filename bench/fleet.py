@@ -157,24 +157,43 @@ def run_fleet(
     workdir: Path,
     *,
     pace: float = 1.0,
+    processes: str = "1",
 ) -> dict[str, Any]:
-    """``jobrunner run`` over ``files`` at concurrency ``len(files)``, measured."""
+    """``jobrunner run --processes P`` over ``files`` at concurrency ``len(files)``, measured;
+    CPU and RSS are summed over the parent and its worker processes."""
     n = len(files)
     batch = run_batch(
-        server, files, folder, workdir, concurrency=n, pace=pace, probe=server.open_sessions
+        server,
+        files,
+        folder,
+        workdir,
+        concurrency=n,
+        pace=pace,
+        probe=server.open_sessions,
+        processes=processes,
     )
     stats = server.wait_idle()
-    sampler, pid = batch.sampler, batch.pid
+    sampler, pids = batch.sampler, batch.pids
     steady = [s for s in sampler.samples if (s.probe or 0) >= STEADY_SHARE * n]
     result = batch.summary()
-    result.update(client="jobrunner run", sessions=n, overload_trips=stats["overload_trips"])
+    client = "jobrunner run" + (f" --processes {processes}" if processes != "1" else "")
+    result.update(
+        client=client,
+        sessions=n,
+        processes=len(pids) - 1 if len(pids) > 1 else 1,
+        overload_trips=stats["overload_trips"],
+    )
     if len(steady) >= 2:
         start, end = steady[0].at, steady[-1].at
-        rss_steady = _steady_rss(sampler, pid, start, end)
-        rss_idle = _idle_rss(sampler, pid, next(s.at for s in sampler.samples if s.probe))
+        first = next(s.at for s in sampler.samples if s.probe)
+        rss_steady = sum(_steady_rss(sampler, pid, start, end) for pid in pids)
+        rss_idle = sum(_idle_rss(sampler, pid, first) for pid in pids if pid == batch.pid)
+        rss_idle += sum(
+            _idle_rss(sampler, pid, first) for pid in pids[1:] if _seen(sampler, pid, first)
+        )
         result.update(
             steady_s=rounded(end - start, 1),
-            cpu_pct=rounded(sampler.cpu_percent(pid, start, end), 1),
+            cpu_pct=rounded(sum(sampler.cpu_percent(pid, start, end) for pid in pids), 1),
             rss_idle_mib=rounded(rss_idle / MIB, 1),
             rss_steady_mib=rounded(rss_steady / MIB, 1),
             rss_per_session_kib=rounded((rss_steady - rss_idle) / n / 1024, 1),
@@ -182,6 +201,10 @@ def run_fleet(
     else:
         result.update(steady_s=None, cpu_pct=None, rss_per_session_kib=None)
     return result
+
+
+def _seen(sampler: Sampler, pid: int, before: float) -> bool:
+    return any(s.at < before and pid in s.rss for s in sampler.samples)
 
 
 def distinct_files(folder: Path, count: int, seconds: float, *, seed: int) -> list[AudioFile]:

@@ -17,8 +17,8 @@ from typing import Any
 TEMPLATE = Path(__file__).with_name("BENCHMARKS.template.md")
 #: benchmarks with a section of their own in the template (the rest go under "other")
 SECTIONS = (
-    "makespan", "pacing", "resources", "scaling", "run", "enqueue", "export", "store_pg", "vad",
-    "report_speed", "speechmap",
+    "makespan", "pacing", "processes", "resources", "scaling", "run", "enqueue", "export",
+    "store_pg", "vad", "report_speed", "speechmap",
 )  # fmt: skip
 
 
@@ -374,6 +374,7 @@ def render_targets(results: dict[str, Any]) -> str:
 RENDERERS: dict[str, Callable[[Any, list[Any]], str]] = {
     "makespan": render_makespan,
     "pacing": render_pacing,
+    "processes": render_pacing,  # the knee of run --processes auto (bench/pacing.py --knee)
     "resources": render_resources,
     "scaling": render_scaling,
     "enqueue": render_enqueue,

@@ -86,6 +86,9 @@ class Settings:
     keyterms: tuple[str, ...] = ()
     # run
     concurrency: int = 4
+    #: worker processes: "auto" (one per core from jobrunner.run.multi.plan.AUTO_MIN_SESSIONS
+    #: sessions, else one) or a count
+    processes: str = "auto"
     pace: float = 1.0
     max_attempts: int = 5
     lease_ttl_s: float = 60.0
@@ -107,6 +110,8 @@ class Settings:
             raise ConfigError(f"chunk_ms must be in 1..1000, got {self.chunk_ms}")
         if self.concurrency < 1:
             raise ConfigError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.processes != "auto" and not (self.processes.isdigit() and int(self.processes) >= 1):
+            raise ConfigError(f"processes must be 'auto' or a count >= 1, got {self.processes!r}")
         if self.pace <= 0:
             raise ConfigError(f"pace must be > 0, got {self.pace}")
         if self.max_attempts < 1:

@@ -30,6 +30,12 @@ logger = logging.getLogger(__name__)
     help="Most sessions at once (default from the profile: 4; plans allow 8/12/20/60).",
 )
 @click.option(
+    "--processes",
+    metavar="N|auto",
+    help="Worker processes sharing the sessions, one event loop each (default from the "
+    "profile: auto = one per core from 300 sessions, else one).",
+)
+@click.option(
     "--max-attempts",
     type=click.IntRange(min=1),
     metavar="N",
@@ -75,6 +81,7 @@ logger = logging.getLogger(__name__)
 def run_command(
     app: AppContext,
     concurrency: int | None,
+    processes: str | None,
     max_attempts: int | None,
     pace: float | None,
     base_url: str | None,
@@ -111,9 +118,16 @@ def run_command(
     process's leases are reaped at once, other hosts' once they expire, and their jobs run
     again (that attempt counts).
 
+    With --processes N (auto: one per core once -c reaches 300) the sessions are split over
+    N worker processes, one event loop each, under one limit, one display and one summary.
+    Signals reach every process as above; a worker process killed with -9 loses only its
+    leases (the others reap them and run the jobs; the run ends with exit 130), and workers
+    whose parent dies stop as on SIGTERM.
+
     \b
     Examples:
       jobrunner run -c 8
+      jobrunner run -c 1000 --processes auto
       jobrunner run --label calls --limit 100
       jobrunner run --retry-failed
       jobrunner run --no-wait      # in a script: leave other workers' jobs to them
@@ -135,7 +149,11 @@ def run_command(
       uncovered, end_latency: {turns, p50_s, p90_s}} as the last line.
     """
     settings = app.settings(
-        concurrency=concurrency, pace=pace, base_url=base_url, grace_seconds=grace_seconds
+        concurrency=concurrency,
+        processes=processes,
+        pace=pace,
+        base_url=base_url,
+        grace_seconds=grace_seconds,
     )
     options = RunOptions(
         label=label,

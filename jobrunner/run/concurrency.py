@@ -1,8 +1,10 @@
 """The live session limit: a probe first, then additive increase / multiplicative decrease.
 
 Pure state, clock injected; the worker mirrors :attr:`AdaptiveLimit.limit` into the
-``anyio.CapacityLimiter`` its sessions borrow from, so no more than ``limit`` sessions run and
-never more than ``ceiling`` (``--concurrency``).
+:class:`Slots` its sessions borrow from (:meth:`AdaptiveLimit.open_slots`: an
+``anyio.CapacityLimiter``), so no more than ``limit`` sessions run and never more than
+``ceiling`` (``--concurrency``). With ``run --processes`` the limit is one for all worker
+processes: their parent owns it and hands out the slots (:mod:`jobrunner.run.multi`).
 
 * **Probe.** A run starts with one session. Only when a handshake has succeeded (the first
   server event arrived) does the limit open to the ceiling. A wrong key therefore costs one
@@ -19,9 +21,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Protocol
+
+import anyio
 
 #: seconds during which further 429s do not lower the limit again
 COOLDOWN_S = 1.0
+
+
+class Slots(Protocol):
+    """What the claim loop needs of its session slots (``anyio.CapacityLimiter`` has it)."""
+
+    @property
+    def available_tokens(self) -> float: ...
+
+    @property
+    def total_tokens(self) -> float: ...
+
+    @total_tokens.setter
+    def total_tokens(self, value: float) -> None: ...
+
+    async def acquire_on_behalf_of(self, borrower: object) -> None: ...
+
+    def acquire_on_behalf_of_nowait(self, borrower: object) -> None: ...
+
+    def release_on_behalf_of(self, borrower: object) -> None: ...
 
 
 class AdaptiveLimit:
@@ -44,6 +68,10 @@ class AdaptiveLimit:
         self._cooldown_s = cooldown_s
         self._last_decrease = -math.inf
         self._successes = 0
+
+    def open_slots(self) -> Slots:
+        """The slots the worker's sessions borrow (inside the event loop)."""
+        return anyio.CapacityLimiter(self.limit)
 
     def connected(self) -> bool:
         """A handshake succeeded. Returns True when the limit changed."""
@@ -78,4 +106,4 @@ class AdaptiveLimit:
         return True
 
 
-__all__ = ["COOLDOWN_S", "AdaptiveLimit"]
+__all__ = ["COOLDOWN_S", "AdaptiveLimit", "Slots"]

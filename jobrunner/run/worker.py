@@ -26,7 +26,7 @@ from jobrunner.config import Settings
 from jobrunner.errors import JobrunnerError, RateLimitedError, SessionError, StoreError
 from jobrunner.retry import RetryPolicy
 from jobrunner.run.attempt import Attempt, AttemptContext, AttemptEnd, Running, Why, vouched
-from jobrunner.run.concurrency import AdaptiveLimit
+from jobrunner.run.concurrency import AdaptiveLimit, Slots
 from jobrunner.run.leases import Held, LeaseKeeper, Waiting
 from jobrunner.run.offload import StoreCalls
 from jobrunner.run.outcomes import Counts, JobOutcome, RunSnapshot, RunSummary
@@ -110,7 +110,7 @@ class Worker:
         self._calls: StoreCalls
         self._keeper: LeaseKeeper
         self._waiting: Waiting = Waiting()
-        self.slots: anyio.CapacityLimiter
+        self.slots: Slots
         self._claim_scope: anyio.CancelScope
 
     @property
@@ -142,7 +142,7 @@ class Worker:
     async def run(self) -> RunSummary:
         self._pulse = anyio.Event()
         self._calls = StoreCalls()
-        self.slots = anyio.CapacityLimiter(self.limit.limit)
+        self.slots = self.limit.open_slots()
         self._claim_scope = anyio.CancelScope()
         self._keeper = keeper = LeaseKeeper(
             self.store,
