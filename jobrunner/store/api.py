@@ -20,7 +20,17 @@ from types import TracebackType
 from sqlalchemy.engine import Connection, Engine
 
 from jobrunner.redact import redact_db_url
-from jobrunner.store import admin, claims, endings, intake, migrate, report_queries, reports, stream
+from jobrunner.store import (
+    admin,
+    claims,
+    endings,
+    intake,
+    migrate,
+    pieces,
+    report_queries,
+    reports,
+    stream,
+)
 from jobrunner.store.engine import (
     begin_read,
     begin_write,
@@ -36,6 +46,7 @@ from jobrunner.store.records import (
     JobState,
     LeaseHolder,
     NewJob,
+    PieceRange,
     ReapResult,
     Selector,
     TurnRow,
@@ -197,9 +208,19 @@ class Store:
         attempt: AttemptRecord,
         turns: Sequence[TurnRow],
         transcript: str,
-    ) -> None:
+    ) -> JobState | None:
+        """Succeed the attempt; for a piece, its parent's new state when this changed it."""
         with self._write() as conn:
-            endings.complete(conn, self._sql, self.now(), job_id, owner, attempt, turns, transcript)
+            return endings.complete(
+                conn, self._sql, self.now(), job_id, owner, attempt, turns, transcript
+            )
+
+    def split(
+        self, job_id: int, owner: str, number: int, ranges: Sequence[PieceRange]
+    ) -> list[int]:
+        """Split claimed job ``job_id`` into pieces (``store.pieces.split``); their ids."""
+        with self._write() as conn:
+            return pieces.split(conn, self._sql, self.now(), job_id, owner, number, ranges)
 
     def retry_later(
         self, job_id: int, owner: str, attempt: AttemptRecord, run_after: datetime
