@@ -28,7 +28,10 @@ async def arun_queue(
     speech_map: bool = True,
 ) -> RunSummary:
     """Drain the queue (see :mod:`jobrunner.run`) inside a running event loop; ``speech_map``:
-    map the files ahead of their sessions and align each completed transcript with its map."""
+    map the files ahead of their sessions and align each completed transcript with its map.
+    A run with a ``limit`` splits nothing: its claims count jobs, and pieces are not jobs."""
+    if options is not None and options.limit is not None:
+        settings = settings.replace(split=False)
     if not speech_map:
         worker = Worker(
             settings, store, options, on_outcome=on_outcome, on_progress=on_progress, clock=clock

@@ -301,6 +301,11 @@ class Store:
         with self._read() as conn:
             return reports.status_report(conn, self._judging_now(conn))
 
+    def claimable(self, long_s: float, label: str | None = None) -> tuple[int, int]:
+        """Rows claimable now, and of those the unsplit jobs longer than ``long_s``."""
+        with self._read() as conn:
+            return claims.claimable(conn, self._judging_now(conn), long_s, label)
+
     def lease_holders(self, label: str | None = None) -> list[LeaseHolder]:
         """Owners holding leases on running jobs (with ``label``), by owner."""
         with self._read() as conn:

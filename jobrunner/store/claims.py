@@ -145,6 +145,21 @@ def lease_holders(conn: Connection, now: datetime, label: str | None = None) -> 
     ]
 
 
+def claimable(
+    conn: Connection, now: datetime, long_s: float, label: str | None = None
+) -> tuple[int, int]:
+    """Rows claimable at ``now`` (pieces too), and of those the jobs longer than ``long_s``
+    not split yet: what a worker weighs before splitting a job (``run.splitting``)."""
+    long = sa.and_(jobs.c.parent_id.is_(None), jobs.c.pieces == 0, jobs.c.work_s > long_s)
+    stmt = sa.select(sa.func.count(), sa.func.count().filter(long)).where(
+        jobs.c.status == JobState.QUEUED.value, jobs.c.run_after <= now
+    )
+    if label is not None:
+        stmt = stmt.where(jobs.c.label == fit_optional(jobs.c.label, label))
+    queued, long_queued = conn.execute(stmt).one()
+    return int(queued), int(long_queued)
+
+
 #: what the reaper records for an attempt whose worker vanished: its lease expired, or its
 #: process is known to be gone (``jobrunner.owner``); the outcome is ``lease_expired`` for both
 LOST_KIND = EXPIRED_KIND

@@ -1,0 +1,122 @@
+"""Pieces end to end against the bundled server (tones engine): a long file split at -c 4
+stitches exactly the unsplit transcript, a stereo file in channel-split mode gets per-channel
+turns, and a piece failing mid-stream retries alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from helpers import Serve, fast_settings
+from workerkit import enqueue, exported
+
+from jobrunner.config import Settings
+from jobrunner.run import run_queue
+from jobrunner.server.tones import synthesize, turn_texts, write_wav
+from jobrunner.store import Store
+
+#: tones files with 2 s between turns: silences the planner may cut (>= 1.5 s)
+GAP_S = 2.0
+#: a "long" file in these tests: pieces at least 2 s, so a 20 s file makes about 4 at -c 4
+SPLIT_MIN_S = 4.0
+
+
+def turns(n: int, tag: str = "") -> list[str]:
+    return [f"{'' if i == 0 else ' '}Turn {i} of {tag}file says words." for i in range(n)]
+
+
+def pieces_of(store: Store) -> list[tuple[int, int, int | None]]:
+    """(parent, piece index, source channel) of every piece in the store."""
+    import sqlalchemy as sa
+
+    from jobrunner.store.schema import jobs
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(jobs.c.parent_id, jobs.c.piece_index, jobs.c.source_channel)
+            .where(jobs.c.parent_id.is_not(None))
+            .order_by(jobs.c.id)
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def settings_for(serve: Serve, db_url: str, **changes: object) -> Settings:
+    values: dict[str, object] = {"concurrency": 4, "split_min_s": SPLIT_MIN_S, "pace": 10.0}
+    values.update(changes)
+    return fast_settings(serve(), db_url, **values)
+
+
+def test_a_long_file_splits_and_stitches_the_unsplit_transcript_exactly(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    texts = turns(12)
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    path = str(write_wav(audio / "long.wav", texts, gap_s=GAP_S))
+    settings = settings_for(serve, db_url)
+    enqueue(store, settings, audio)
+    summary = run_queue(settings, store)
+    assert summary.exit_code == 0
+    assert (summary.counts.succeeded, summary.counts.claimed) == (1, 1)  # one file
+    pieces = pieces_of(store)
+    assert 3 <= len(pieces) <= 4, pieces
+    split = exported(store)[path]
+    assert split.job.state == "succeeded"
+    assert split.transcript == "".join(turn_texts(texts))
+    assert [t.transcript for t in split.turns] == turn_texts(texts)
+    assert [t.index for t in split.turns] == list(range(len(texts)))
+    starts = [t.start_audio_s for t in split.turns]
+    assert starts == sorted(starts) and starts[-1] is not None and starts[-1] > 15.0
+    assert split.job.coverage == "covered"
+
+    with Store.open(f"sqlite:///{tmp_path / 'whole.db'}") as whole:
+        unsplit = settings.replace(split=False, db_url=f"sqlite:///{tmp_path / 'whole.db'}")
+        enqueue(whole, unsplit, audio)
+        assert run_queue(unsplit, whole).exit_code == 0
+        assert pieces_of(whole) == []
+        reference = exported(whole)[path]
+    assert split.transcript == reference.transcript
+    assert [t.transcript for t in split.turns] == [t.transcript for t in reference.turns]
+
+
+def test_a_stereo_file_in_channel_split_mode_gets_turns_per_channel(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    left, right = turns(3, "agent "), turns(2, "caller ")
+    a, b = synthesize(left, gap_s=GAP_S), synthesize(right, gap_s=GAP_S)
+    frames = max(len(a), len(b))
+    stereo = np.zeros((frames, 2), dtype=np.float32)
+    stereo[: len(a), 0], stereo[: len(b), 1] = a, b
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    path = str(audio / "call.wav")
+    sf.write(path, stereo, 16000, subtype="PCM_16")
+    settings = settings_for(serve, db_url, channels="split", split=False)
+    enqueue(store, settings, audio)
+    assert run_queue(settings, store).exit_code == 0
+    assert [c for _, _, c in pieces_of(store)] == [0, 1]
+    job = exported(store)[path]
+    by_channel = {c: [t.transcript for t in job.turns if t.channel == c] for c in (0, 1)}
+    assert by_channel == {0: turn_texts(left), 1: turn_texts(right)}
+    assert job.transcript == "".join(turn_texts(left)) + "\n" + "".join(turn_texts(right))
+
+
+def test_a_piece_failing_mid_stream_retries_alone(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    texts = turns(12)
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    path = str(write_wav(audio / "long.wav", texts, gap_s=GAP_S))
+    server = serve(faults="drop@1.0=first:1")
+    settings = fast_settings(server, db_url, concurrency=4, split_min_s=SPLIT_MIN_S, pace=10.0)
+    enqueue(store, settings, audio)
+    outcomes: list[str] = []
+    summary = run_queue(settings, store, on_outcome=lambda o: outcomes.append(o.outcome))
+    assert summary.exit_code == 0
+    assert outcomes.count("retry") == 1 and outcomes.count("split") == 1
+    assert outcomes.count("succeeded") == len(pieces_of(store))
+    job = exported(store)[path]
+    assert job.transcript == "".join(turn_texts(texts))
+    assert [t.index for t in job.turns] == list(range(len(texts)))
