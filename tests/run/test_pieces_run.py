@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from helpers import Serve, fast_settings
-from workerkit import enqueue, exported
+from workerkit import enqueue, exported, jobrunner, poll, profile_file
 
 from jobrunner.config import Settings
 from jobrunner.run import run_queue
@@ -120,3 +120,62 @@ def test_a_piece_failing_mid_stream_retries_alone(
     job = exported(store)[path]
     assert job.transcript == "".join(turn_texts(texts))
     assert [t.index for t in job.turns] == list(range(len(texts)))
+
+
+def test_kill_9_during_a_split_job_then_one_run_finishes_it_exactly(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    texts = turns(12)
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    path = str(write_wav(audio / "long.wav", texts, gap_s=GAP_S))
+    server = serve()
+    settings = fast_settings(server, db_url, split_min_s=SPLIT_MIN_S)
+    enqueue(store, settings, audio)
+    profile = profile_file(tmp_path, server, concurrency=4, pace=4.0, lease_ttl_s=600.0)
+    args = ("run", "-q", "--split-min", str(SPLIT_MIN_S))
+    first = jobrunner(db_url, profile, *args)
+    poll(
+        lambda: any(s == "running" for s in piece_states(store)) or first.poll() is not None,
+        what="a piece to run",
+    )
+    assert first.poll() is None, first.communicate()
+    first.kill()
+    first.communicate(timeout=60)
+    pieces = pieces_of(store)
+    assert len(pieces) >= 3
+
+    final = jobrunner(db_url, profile, *args)
+    _, stderr = final.communicate(timeout=60)  # waiting for the 600 s leases would time out
+    assert final.returncode == 0, stderr
+    assert pieces_of(store) == pieces  # split once, never again
+    job = exported(store)[path]
+    assert job.job.state == "succeeded"
+    assert job.transcript == "".join(turn_texts(texts))
+    assert [t.index for t in job.turns] == list(range(len(texts)))
+    assert lost_piece_attempts(store) >= 1  # the kill cut a piece short; reaped at once
+
+
+def lost_piece_attempts(store: Store) -> int:
+    import sqlalchemy as sa
+
+    with store.engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text(
+                    "SELECT COUNT(*) FROM attempts JOIN jobs ON jobs.id = attempts.job_id"
+                    " WHERE jobs.parent_id IS NOT NULL AND attempts.error_kind = 'worker_gone'"
+                )
+            ).scalar_one()
+        )
+
+
+def piece_states(store: Store) -> list[str]:
+    import sqlalchemy as sa
+
+    from jobrunner.store.schema import jobs
+
+    with store.engine.connect() as conn:
+        return list(
+            conn.execute(sa.select(jobs.c.status).where(jobs.c.parent_id.is_not(None))).scalars()
+        )

@@ -3,7 +3,10 @@ of a split job, and every listing seeing jobs, never their pieces (SQLite and Po
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from helpers import invoke
 from storekit import Clock, attempt, new_job
 
 from jobrunner.errors import LeaseLostError
@@ -198,3 +201,19 @@ def test_listings_see_jobs_never_their_pieces(store: Store, clock: Clock) -> Non
     assert sum(w.running for w in report.workers) == 1  # sessions: the piece being streamed
     assert store.next_run_after() is not None  # the worker still sees queued pieces
     assert [e.job.id for e in store.iter_export()] == [parent]
+
+
+def test_status_shows_pieces_in_progress(store: Store, clock: Clock, store_url: str) -> None:
+    owner = make_owner()
+    split_in(store, owner, [10 * RATE, 20 * RATE])
+    finish(store, clock, owner, ["x"])
+    store.claim(1, owner, TTL)
+    text = invoke(store_url, "status").output
+    assert "1 split into 3 pieces: 1 queued, 1 running, 1 succeeded" in text
+    assert "running           1" in text  # jobs, not pieces
+    document = json.loads(invoke(store_url, "status", "--json").output)
+    assert document["states"]["running"]["jobs"] == 1
+    assert document["pieces"] == {
+        "split_running": 1,
+        "states": {"queued": 1, "running": 1, "succeeded": 1},
+    }
