@@ -380,7 +380,14 @@ RENDERERS: dict[str, Callable[[Any, list[Any]], str]] = {
     "vad": lambda result, runs: _vad().render(result, runs),
     "report_speed": lambda result, runs: _report_speed().render(result, runs),
     "speechmap": lambda result, runs: _speechmap().render(result, runs),
+    "split": lambda result, runs: _split().render(result, runs),
 }
+
+
+def _split() -> Any:
+    import bench.split
+
+    return bench.split
 
 
 def _vad() -> Any:

@@ -150,6 +150,27 @@ def run(smoke: bool = False) -> dict[str, Any]:
         return out
 
 
+def render(result: dict[str, Any], runs: list[Any] | None = None) -> str:
+    """Markdown for ``bench/report.py``'s ``RENDERERS["split"]``."""
+    from bench.report import table
+
+    rows = []
+    for key in ("unsplit", "split"):
+        row = result[key]
+        rows.append(
+            [f"jobrunner run -c {result['concurrency']}" + (" --no-split" if key == "unsplit"
+             else ""), row["pieces"], row["wall_s"], row["ideal_s"], row["vs_ideal"],
+             row["longest_bound_s"], f"{row['exact']}/{row['files']}"]
+        )  # fmt: skip
+    header = ["run", "pieces", "makespan s", "ideal s", "makespan / ideal",
+              "longest file + drain s", "exact"]  # fmt: skip
+    return (
+        f"{result['files']} files, {result['audio_s']} s of audio, at `--pace {result['pace']}`"
+        f" against the tones server (overload check off). Target: split makespan <= 1.05 x "
+        f"ideal.\n\n" + table(header, rows)
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="two 1-minute files")
