@@ -153,7 +153,7 @@ def run_command(
 
     \b
     --json prints one object per attempt outcome: {"schema": "jobrunner.run/1", job_id,
-      path, label, outcome: succeeded|retry|failed|invalid|released|cancelled|lost,
+      path, label, outcome: succeeded|retry|failed|invalid|released|cancelled|lost|split,
       attempt, duration_s, audio_s (sent), wall_s, turns, transcript (on success),
       error_kind, reason, run_after (retry), request_id}, then one
       {"schema": "jobrunner.run-summary/1", claimed, succeeded, failed, invalid, retries,

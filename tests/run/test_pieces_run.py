@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from helpers import Serve, fast_settings
+from helpers import Serve, fast_settings, invoke
 from workerkit import enqueue, exported, jobrunner, poll, profile_file
 
 from jobrunner.config import Settings
@@ -179,3 +179,32 @@ def piece_states(store: Store) -> list[str]:
         return list(
             conn.execute(sa.select(jobs.c.status).where(jobs.c.parent_id.is_not(None))).scalars()
         )
+
+
+def test_a_piece_failing_for_good_fails_the_job_and_retry_runs_that_piece_alone(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    texts = turns(12)
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    path = str(write_wav(audio / "long.wav", texts, gap_s=GAP_S))
+    server = serve(faults="error_400@1.0=first:1")  # a 4xx: that piece fails at once
+    settings = fast_settings(server, db_url, concurrency=4, split_min_s=SPLIT_MIN_S, pace=10.0)
+    enqueue(store, settings, audio)
+    assert run_queue(settings, store).exit_code == 1
+    [job] = store.jobs()
+    assert job.state == "failed" and (job.reason or "").startswith("piece ")
+    pieces = pieces_of(store)
+    assert sorted(piece_states(store)).count("succeeded") == len(pieces) - 1
+
+    result = invoke(db_url, "retry")
+    assert result.exit_code == 0, result.output
+    outcomes: list[str] = []
+    summary = run_queue(settings, store, on_outcome=lambda o: outcomes.append(o.outcome))
+    assert summary.exit_code == 0
+    assert outcomes == ["succeeded"]  # the failed piece alone
+    assert (summary.counts.succeeded, summary.counts.claimed) == (1, 0)
+    done = exported(store)[path]
+    assert done.job.state == "succeeded"
+    assert done.transcript == "".join(turn_texts(texts))
+    assert pieces_of(store) == pieces
