@@ -90,10 +90,7 @@ def requeue(
     done = _update(conn, sql.requeue, _selected(selector, allowed, probed, whole), params)
     split = _update(conn, sql.pieces.requeue_parents, _selected(selector, allowed), params)
     # a split job runs again as the pieces that did not succeed (all of them when forced)
-    states = sorted(s.value for s in allowed)
-    for parents in chunks(split):
-        params = {**clock_params(now), "parents": list(parents), "states": states}
-        conn.execute(sql.pieces.requeue_pieces, params)
+    _update(conn, sql.requeue, _pieces_of(split, allowed), params)
     return sorted([*done, *split])
 
 
@@ -102,6 +99,13 @@ def cancel(conn: Connection, sql: Statements, now: datetime, selector: Selector)
     renewal (the id is no longer returned) and its writes are refused from then on."""
     allowed = {JobState.QUEUED, JobState.RUNNING}
     done = _update(conn, sql.cancel, _selected(selector, allowed), clock_params(now))
-    for parents in chunks(done):  # a split job's unfinished pieces with it
-        conn.execute(sql.pieces.cancel_pieces, {**clock_params(now), "parents": list(parents)})
+    _update(conn, sql.cancel, _pieces_of(done, allowed), clock_params(now))  # and their pieces
     return done
+
+
+def _pieces_of(
+    parents: Sequence[int], states: set[JobState]
+) -> Iterator[Sequence[sa.ColumnElement[bool]]]:
+    """WHERE clauses for the pieces of ``parents`` in ``states`` (one set per chunk)."""
+    for chunk in chunks(list(parents)):
+        yield [jobs.c.parent_id.in_(chunk), jobs.c.status.in_(sorted(s.value for s in states))]

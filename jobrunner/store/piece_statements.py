@@ -1,6 +1,7 @@
-"""The statements of pieces: split a claimed job, settle its parent as pieces end, requeue and
-cancel a split parent with its pieces; named once and built once like every statement
-(``statements`` gathers them per kind of store), bound by ``store.pieces`` and ``admin``.
+"""The statements of pieces: split a claimed job, settle its parent as pieces end, requeue a
+split parent (its pieces go with ``statements.requeue``/``cancel`` and a WHERE); named once
+and built once like every statement (``statements`` gathers them per kind of store), bound by
+``store.pieces`` and ``admin``.
 
 A split parent is ``running`` without a lease (never claimed, never reaped) with ``pieces``
 set; its pieces are rows like any job with ``parent_id`` set.
@@ -13,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from jobrunner.store.lease_statements import CLEARED, QUEUED, RUNNING
+from jobrunner.store.lease_statements import CLEARED, RUNNING
 from jobrunner.store.records import JobState
 from jobrunner.store.schema import jobs, transcripts, turns
 from jobrunner.store.timing import Timing
@@ -48,8 +49,6 @@ class PieceStatements:
     succeed_parent: sa.Update
     fail_parent: sa.Update
     requeue_parents: sa.Update
-    requeue_pieces: sa.Update
-    cancel_pieces: sa.Update
 
 
 def split(t: Timing) -> sa.Update:
@@ -180,49 +179,6 @@ def requeue_parents(t: Timing) -> sa.Update:
     )
 
 
-def requeue_pieces(t: Timing) -> sa.Update:
-    """The pieces of ``:parents`` in ``:states`` queued with a fresh budget."""
-    return (
-        sa.update(jobs)
-        .where(
-            jobs.c.parent_id.in_(sa.bindparam("parents", expanding=True)),
-            jobs.c.status.in_(sa.bindparam("states", expanding=True)),
-        )
-        .values(
-            status=QUEUED,
-            attempt_base=jobs.c.attempts,
-            run_after=t.now,
-            last_error=None,
-            error_kind=None,
-            finished_at=None,
-            updated_at=t.now,
-            **CLEARED,
-        )
-        .returning(jobs.c.id)
-    )
-
-
-def cancel_pieces(t: Timing) -> sa.Update:
-    """The unfinished pieces of ``:parents``: ``cancelled``, leases cleared (their sessions
-    find out at the next renewal)."""
-    return (
-        sa.update(jobs)
-        .where(
-            jobs.c.parent_id.in_(sa.bindparam("parents", expanding=True)),
-            jobs.c.status.in_([QUEUED, RUNNING]),
-        )
-        .values(
-            status=JobState.CANCELLED.value,
-            last_error="cancelled",
-            error_kind="cancelled",
-            finished_at=t.now,
-            updated_at=t.now,
-            **CLEARED,
-        )
-        .returning(jobs.c.id)
-    )
-
-
 def piece_statements(t: Timing) -> PieceStatements:
     return PieceStatements(
         split=split(t),
@@ -234,8 +190,6 @@ def piece_statements(t: Timing) -> PieceStatements:
         succeed_parent=succeed_parent(t),
         fail_parent=fail_parent(t),
         requeue_parents=requeue_parents(t),
-        requeue_pieces=requeue_pieces(t),
-        cancel_pieces=cancel_pieces(t),
     )
 
 

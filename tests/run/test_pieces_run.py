@@ -26,6 +26,14 @@ def turns(n: int, tag: str = "") -> list[str]:
     return [f"{'' if i == 0 else ' '}Turn {i} of {tag}file says words." for i in range(n)]
 
 
+def long_file(tmp_path: Path) -> tuple[Path, str, list[str]]:
+    """A folder with one tones file of 12 turns 2 s apart (about 36 s): its path and turns."""
+    texts = turns(12)
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    return audio, str(write_wav(audio / "long.wav", texts, gap_s=GAP_S)), texts
+
+
 def pieces_of(store: Store) -> list[tuple[int, int, int | None]]:
     """(parent, piece index, source channel) of every piece in the store."""
     import sqlalchemy as sa
@@ -50,10 +58,7 @@ def settings_for(serve: Serve, db_url: str, **changes: object) -> Settings:
 def test_a_long_file_splits_and_stitches_the_unsplit_transcript_exactly(
     serve: Serve, tmp_path: Path, store: Store, db_url: str
 ) -> None:
-    texts = turns(12)
-    audio = tmp_path / "audio"
-    audio.mkdir()
-    path = str(write_wav(audio / "long.wav", texts, gap_s=GAP_S))
+    audio, path, texts = long_file(tmp_path)
     settings = settings_for(serve, db_url)
     enqueue(store, settings, audio)
     summary = run_queue(settings, store)
@@ -105,10 +110,7 @@ def test_a_stereo_file_in_channel_split_mode_gets_turns_per_channel(
 def test_a_piece_failing_mid_stream_retries_alone(
     serve: Serve, tmp_path: Path, store: Store, db_url: str
 ) -> None:
-    texts = turns(12)
-    audio = tmp_path / "audio"
-    audio.mkdir()
-    path = str(write_wav(audio / "long.wav", texts, gap_s=GAP_S))
+    audio, path, texts = long_file(tmp_path)
     server = serve(faults="drop@1.0=first:1")
     settings = fast_settings(server, db_url, concurrency=4, split_min_s=SPLIT_MIN_S, pace=10.0)
     enqueue(store, settings, audio)
@@ -125,10 +127,7 @@ def test_a_piece_failing_mid_stream_retries_alone(
 def test_kill_9_during_a_split_job_then_one_run_finishes_it_exactly(
     serve: Serve, tmp_path: Path, store: Store, db_url: str
 ) -> None:
-    texts = turns(12)
-    audio = tmp_path / "audio"
-    audio.mkdir()
-    path = str(write_wav(audio / "long.wav", texts, gap_s=GAP_S))
+    audio, path, texts = long_file(tmp_path)
     server = serve()
     settings = fast_settings(server, db_url, split_min_s=SPLIT_MIN_S)
     enqueue(store, settings, audio)
@@ -184,10 +183,7 @@ def piece_states(store: Store) -> list[str]:
 def test_a_piece_failing_for_good_fails_the_job_and_retry_runs_that_piece_alone(
     serve: Serve, tmp_path: Path, store: Store, db_url: str
 ) -> None:
-    texts = turns(12)
-    audio = tmp_path / "audio"
-    audio.mkdir()
-    path = str(write_wav(audio / "long.wav", texts, gap_s=GAP_S))
+    audio, path, texts = long_file(tmp_path)
     server = serve(faults="error_400@1.0=first:1")  # a 4xx: that piece fails at once
     settings = fast_settings(server, db_url, concurrency=4, split_min_s=SPLIT_MIN_S, pace=10.0)
     enqueue(store, settings, audio)
