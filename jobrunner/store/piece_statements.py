@@ -41,6 +41,7 @@ INHERITED = (
 @dataclass(frozen=True, eq=False)
 class PieceStatements:
     split: sa.Update
+    set_settings: sa.Update
     insert_pieces: sa.Insert
     lock_parent: sa.Update
     piece_states: sa.Select[Any]
@@ -72,6 +73,16 @@ def split(t: Timing) -> sa.Update:
             **CLEARED,
         )
         .returning(*(jobs.c[name] for name in INHERITED))
+    )
+
+
+def set_settings() -> sa.Update:
+    """A job split per channel records it (``channels = "split"``): its turns are per channel,
+    and its alignment needs the per-channel speech map."""
+    return (
+        sa.update(jobs)
+        .where(jobs.c.id == sa.bindparam("job"))
+        .values(settings=sa.bindparam("settings_", type_=jobs.c.settings.type))
     )
 
 
@@ -182,6 +193,7 @@ def requeue_parents(t: Timing) -> sa.Update:
 def piece_statements(t: Timing) -> PieceStatements:
     return PieceStatements(
         split=split(t),
+        set_settings=set_settings(),
         insert_pieces=insert_pieces(t),
         lock_parent=lock_parent(t),
         piece_states=piece_states(),

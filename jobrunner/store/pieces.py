@@ -67,6 +67,9 @@ def split(
     if parent is None:
         raise lease_lost(conn, sql, job_id, owner, number)
     rate = parent["sample_rate"]
+    if any(piece.source_channel is not None for piece in ranges):
+        settings = dict(parent["settings"]) | {"channels": "split"}
+        conn.execute(sql.pieces.set_settings, {"job": job_id, "settings_": settings})
     rows: list[dict[str, Any]] = []
     for index, piece in enumerate(ranges):
         seconds = (piece.end_frame - piece.start_frame) / rate

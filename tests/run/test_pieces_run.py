@@ -98,13 +98,17 @@ def test_a_stereo_file_in_channel_split_mode_gets_turns_per_channel(
     path = str(audio / "call.wav")
     sf.write(path, stereo, 16000, subtype="PCM_16")
     settings = settings_for(serve, db_url, channels="split", split=False)
-    enqueue(store, settings, audio)
+    enqueue(store, settings.replace(channels="downmix"), audio)  # the run's flag splits it
     assert run_queue(settings, store).exit_code == 0
     assert [c for _, _, c in pieces_of(store)] == [0, 1]
     job = exported(store)[path]
     by_channel = {c: [t.transcript for t in job.turns if t.channel == c] for c in (0, 1)}
     assert by_channel == {0: turn_texts(left), 1: turn_texts(right)}
     assert job.transcript == "".join(turn_texts(left)) + "\n" + "".join(turn_texts(right))
+    # aligned per channel against the file's per-channel map: every turn has speech times
+    assert job.job.coverage == "covered"
+    assert all(t.speech_start_s is not None for t in job.turns)
+    assert job.settings["channels"] == "split"
 
 
 def test_a_piece_failing_mid_stream_retries_alone(
