@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 from helpers import Serve, fast_settings, invoke
 from workerkit import enqueue, exported, jobrunner, poll, profile_file
@@ -208,3 +209,22 @@ def test_a_piece_failing_for_good_fails_the_job_and_retry_runs_that_piece_alone(
     assert done.job.state == "succeeded"
     assert done.transcript == "".join(turn_texts(texts))
     assert pieces_of(store) == pieces
+
+
+@pytest.mark.postgres
+def test_pieces_on_postgresql_stitch_once_however_they_finish(
+    serve: Serve, tmp_path: Path, pg_database: str
+) -> None:
+    """On a shared PostgreSQL queue (its own clock judging), eight pieces finishing at once
+    in separate transactions settle their job exactly once, stitched."""
+    audio, path, texts = long_file(tmp_path)
+    settings = fast_settings(serve(), pg_database, concurrency=8, split_min_s=2.0, pace=10.0)
+    with Store.open(pg_database) as store:
+        enqueue(store, settings, audio)
+        assert run_queue(settings, store).exit_code == 0
+        assert len(pieces_of(store)) >= 6
+        job = exported(store)[path]
+        assert job.job.state == "succeeded"
+        assert job.transcript == "".join(turn_texts(texts))
+        outcomes = [a.outcome for a in store.attempts(job.job.id)]
+        assert outcomes == ["succeeded"]  # one stitch
