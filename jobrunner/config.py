@@ -22,6 +22,8 @@ from jobrunner.resources import data_dir
 
 DEFAULT_PROFILE = "cartesia"
 DEFAULT_DB = "sqlite:///jobrunner.db"
+#: ``Settings.channels``: how a multichannel file is heard (see :class:`Settings`)
+CHANNEL_MODES = ("downmix", "split", "auto")
 
 #: environment variable -> settings field
 ENV_VARS: Mapping[str, str] = {
@@ -77,6 +79,9 @@ class Settings:
     encoding: str = "auto"
     chunk_ms: int = 100
     downmix: str = "mono"  # multichannel policy: "mono" (average) or "first"
+    # "downmix": one session hears the channels by the downmix policy; "split": one session
+    # (or its pieces) per channel; "auto": split when the channels really differ
+    channels: str = "downmix"
     resample_rate: int = 16000  # used only when the file's rate is outside 8-48 kHz
     # turn detection (None = not sent, the service default applies)
     turn_start_threshold: float | None = None
@@ -99,6 +104,9 @@ class Settings:
     backoff_cap_s: float = 8.0
     requeue_base_s: float = 2.0
     requeue_cap_s: float = 300.0
+    # pieces: split a job longer than split_min_s at silences when sessions would idle
+    split: bool = True
+    split_min_s: float = 600.0
     rate_limit_factor: float = 4.0
     # timeouts
     open_timeout_s: float = 10.0
@@ -118,13 +126,23 @@ class Settings:
             raise ConfigError(f"max_attempts must be >= 1, got {self.max_attempts}")
         if self.downmix not in ("mono", "first"):
             raise ConfigError(f"downmix must be 'mono' or 'first', got {self.downmix!r}")
+        if self.channels not in CHANNEL_MODES:
+            known = ", ".join(CHANNEL_MODES)
+            raise ConfigError(f"channels must be one of {known}, got {self.channels!r}")
+        if self.split_min_s <= 0:
+            raise ConfigError(f"split_min_s must be > 0, got {self.split_min_s}")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
     def result_settings(self) -> dict[str, Any]:
-        """The settings that change a transcript: they make part of a job's idempotency key."""
-        return {
+        """The settings that change a transcript: they make part of a job's idempotency key.
+
+        The channel mode is one of them, but only named when it is not ``downmix``, so the keys
+        of jobs enqueued before channel modes existed stay what they were. Splitting is not:
+        a split job's stitched transcript is the unsplit one (cuts fall where a turn ends)."""
+        mode = {} if self.channels == "downmix" else {"channels": self.channels}
+        return mode | {
             "model": self.model,
             "encoding": self.encoding,
             "downmix": self.downmix,

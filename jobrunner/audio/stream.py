@@ -99,6 +99,17 @@ class SourceInfo(Protocol):
 
 
 @dataclass(frozen=True)
+class Span:
+    """What of the file a session streams: frames ``[start_frame, end_frame)`` (``None``: to
+    the end) of source ``channel`` (``None``: all channels, by the downmix policy). A piece of
+    a split job (``jobrunner.pieces``) is one span; a whole file is the default."""
+
+    start_frame: int = 0
+    end_frame: int | None = None
+    channel: int | None = None
+
+
+@dataclass(frozen=True)
 class WirePlan:
     """How one file goes on the wire. Recorded on the attempt so a transcript can be explained.
 
@@ -116,15 +127,23 @@ class WirePlan:
     source_format: str = ""
     source_subtype: str = ""
     source_frames: int = 0
+    span: Span = Span()
 
     @property
     def bytes_per_sample(self) -> int:
         return ENCODINGS[self.encoding]
 
     @property
+    def span_frames(self) -> int:
+        """Source frames streamed: the span's (the whole file by default)."""
+        end = self.source_frames if self.span.end_frame is None else self.span.end_frame
+        return max(0, end - self.span.start_frame)
+
+    @property
     def duration_s(self) -> float:
-        """Duration of the source (the wire carries the same duration at another rate)."""
-        return self.source_frames / self.source_rate if self.source_rate else 0.0
+        """Duration of the audio streamed: the source's, or its span's (the wire carries the
+        same duration at another rate)."""
+        return self.span_frames / self.source_rate if self.source_rate else 0.0
 
     def chunk_frames(self, chunk_ms: int) -> int:
         """Wire samples per chunk: ``sample_rate * chunk_ms / 1000`` rounded, at least one."""
@@ -135,7 +154,9 @@ class WirePlan:
         notes = []
         if self.resampled:
             notes.append(f"from {self.source_rate} Hz")
-        if self.downmix is not None:
+        if self.span.channel is not None:
+            notes.append(f"channel {self.span.channel} of {self.channels}")
+        elif self.downmix is not None:
             notes.append(f"{self.channels} ch {'mean' if self.downmix == 'mono' else 'first'}")
         tail = f" ({', '.join(notes)})" if notes else ""
         return f"{self.encoding} {self.sample_rate} Hz{tail}"
@@ -239,16 +260,25 @@ def _decoded_blocks(path: str, plan: WirePlan, block_frames: int) -> Iterator[np
         import soxr
 
         resampler = soxr.ResampleStream(plan.source_rate, plan.sample_rate, 1, dtype="float32")
+    span = plan.span
+    # a whole file reads to its end (a compressed file's frame count is an estimate)
+    limit = None if span.end_frame is None else span.end_frame - span.start_frame
+    wanted = plan.span_frames
     frames_read = 0
     try:
         with sf.SoundFile(path) as src:
             if src.samplerate != plan.source_rate or src.channels != plan.channels:
                 raise AudioError(path, "file changed since it was planned")
-            while True:
-                block = src.read(block_frames, dtype=dtype, always_2d=True)
+            if span.start_frame:
+                src.seek(span.start_frame)
+            while limit is None or frames_read < limit:
+                n = block_frames if limit is None else min(block_frames, limit - frames_read)
+                block = src.read(n, dtype=dtype, always_2d=True)
                 if len(block) == 0:
                     break
                 frames_read += len(block)
+                if span.channel is not None:
+                    block = block[:, span.channel : span.channel + 1]
                 mono = _to_mono(block, plan.downmix)
                 if resampler is not None:
                     mono = resampler.resample_chunk(mono, last=False)
@@ -260,10 +290,8 @@ def _decoded_blocks(path: str, plan: WirePlan, block_frames: int) -> Iterator[np
         reason = f"unreadable after {frames_read} frames: {exc.strerror or exc}"
         raise FileUnavailableError(path, reason) from exc
     compressed = plan.source_format.upper() in _COMPRESSED_FORMATS
-    if not compressed and plan.source_frames and frames_read < plan.source_frames:
-        raise AudioError(
-            path, f"file ended early: {frames_read} of {plan.source_frames} frames readable"
-        )
+    if not compressed and plan.source_frames and frames_read < wanted:
+        raise AudioError(path, f"file ended early: {frames_read} of {wanted} frames readable")
     if resampler is not None:
         tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
         if len(tail):

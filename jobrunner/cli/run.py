@@ -68,6 +68,23 @@ logger = logging.getLogger(__name__)
     help="Map files ahead of their sessions and align each transcript with its speech map "
     "(speech times, latencies, coverage).",
 )
+@click.option(
+    "--split/--no-split",
+    default=None,
+    help="Cut a long job into pieces at silences when sessions would idle (default: on).",
+)
+@click.option(
+    "--split-min",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="S",
+    help="Only jobs longer than S seconds are split (default 600).",
+)
+@click.option(
+    "--channels",
+    type=click.Choice(["downmix", "split", "auto"]),
+    help="Multichannel files: one session over the downmix (default), one per channel "
+    "(split), or split when the channels differ (auto). Set at enqueue, it is the job's.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON line per job outcome on stdout (below)."
@@ -91,6 +108,9 @@ def run_command(
     retry_failed: bool,
     no_wait: bool,
     speech_map: bool,
+    split: bool | None,
+    split_min: float | None,
+    channels: str | None,
     quiet: bool,
     as_json: bool,
     progress: bool | None,
@@ -104,6 +124,13 @@ def run_command(
     run ends when nothing is left it could ever claim: jobs waiting for a retry backoff are
     waited for, and so are jobs running under other workers' leases (the progress says whose;
     a lease that expires is reaped and its job run). --no-wait ends instead, for scripts.
+
+    A job longer than --split-min (600 s) claimed while sessions would otherwise idle (nothing
+    else to claim) is cut into pieces at long silences of its speech map, about one per idle
+    session and each at least half of --split-min long; the pieces run in parallel, and the
+    job's transcript is stitched from theirs when the last one ends. --no-split turns it off.
+    With --channels split each channel of a multichannel file is its own session (turns carry
+    their channel). Jobs are claimed longest first within a priority.
 
     Meanwhile a background thread maps the speech in the files ahead of their sessions (once
     per content) and aligns each stored transcript with it: speech_start_s/speech_end_s and
@@ -140,7 +167,7 @@ def run_command(
 
     \b
     --json prints one object per attempt outcome: {"schema": "jobrunner.run/1", job_id,
-      path, label, outcome: succeeded|retry|failed|invalid|released|cancelled|lost,
+      path, label, outcome: succeeded|retry|failed|invalid|released|cancelled|lost|split,
       attempt, duration_s, audio_s (sent), wall_s, turns, transcript (on success),
       error_kind, reason, run_after (retry), request_id}, then one
       {"schema": "jobrunner.run-summary/1", claimed, succeeded, failed, invalid, retries,
@@ -154,6 +181,9 @@ def run_command(
         pace=pace,
         base_url=base_url,
         grace_seconds=grace_seconds,
+        split=split,
+        split_min_s=split_min,
+        channels=channels,
     )
     options = RunOptions(
         label=label,

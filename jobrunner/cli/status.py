@@ -11,7 +11,7 @@ from jobrunner.cli import AppContext
 from jobrunner.cli.database import open_queue
 from jobrunner.cli.views import cell, status_json
 from jobrunner.formatting import format_duration, iso
-from jobrunner.store import StatusReport, WorkerView
+from jobrunner.store import STATES, StatusReport, WorkerView
 
 
 @click.command("status")
@@ -39,8 +39,9 @@ def status_command(app: AppContext, as_json: bool) -> None:
       machine; live false = its leases expired; turns_ended_by_close: stored turns that the
       server's normal close cut off, their text is the last update; end_latency: p50/p90 of
       end_latency_s over every turn aligned with a speech map, null without one; uncovered:
-      succeeded jobs flagged by the coverage check). Times are ISO 8601 UTC; keys are only
-      ever added.
+      succeeded jobs flagged by the coverage check), "pieces": {"split_running", "states":
+      {STATE: pieces}} (running jobs split into pieces, and their pieces by state). Jobs are
+      counted, never their pieces. Times are ISO 8601 UTC; keys are only ever added.
     """
     with open_queue(app.settings().db_url) as store:
         report = store.status()
@@ -57,6 +58,8 @@ def render(report: StatusReport) -> str:
         extra = ""
         if s.state == "queued" and report.queued_waiting:
             extra = f"   ({report.queued_waiting} waiting for a retry backoff)"
+        if s.state == "running" and report.split_running:
+            extra = f"   ({pieces_line(report)})"
         lines.append(f"  {s.state:<10} {s.jobs:>8}  {s.audio_s / 3600:>9.2f} h{extra}")
     oldest = report.oldest_queued
     if oldest is not None:
@@ -82,6 +85,17 @@ def render(report: StatusReport) -> str:
         lines.append(f"turn-detection latency (end_latency_s): {report.end_latency.describe()}")
     lines.extend(render_workers(report))
     return "\n".join(lines)
+
+
+def pieces_line(report: StatusReport) -> str:
+    """``2 split into 9 pieces: 6 running, 3 queued``: the running jobs split into pieces."""
+    total = sum(report.pieces.values())
+    parts = [f"{n} {state}" for state, n in sorted(report.pieces.items(), key=_lifecycle) if n]
+    return f"{report.split_running} split into {total} pieces: {', '.join(parts)}"
+
+
+def _lifecycle(item: tuple[str, int]) -> int:
+    return [s.value for s in STATES].index(item[0])
 
 
 #: job ids listed per worker before "+N more"

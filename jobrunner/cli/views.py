@@ -89,6 +89,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         "turns_ended_by_close": report.turns_ended_by_close,
         "end_latency": latency_json(report.end_latency),
         "uncovered": report.uncovered,
+        "pieces": {"split_running": report.split_running, "states": dict(report.pieces)},
     }
 
 

@@ -32,7 +32,7 @@ import anyio
 import anyio.to_thread
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from jobrunner.audio.stream import WirePlan
+from jobrunner.audio.stream import Span, WirePlan
 from jobrunner.client.pacer import Clock, Pacer
 from jobrunner.client.readahead import read_ahead
 from jobrunner.client.results import LiveEvent, OnEvent, SessionResult
@@ -341,8 +341,11 @@ async def transcribe_file(
     cancel_event: anyio.Event | None = None,
     on_connect_retry: OnRetry | None = None,
     enqueued: Enqueued | None = None,
+    span: Span | None = None,
 ) -> SessionResult:
-    """Stream ``path`` through one realtime session and return its turns and timings.
+    """Stream ``path`` (or its ``span``: a piece of a split job, one time range of one
+    channel or the downmix) through one realtime session and return its turns and timings;
+    turn times are then seconds into the span.
 
     Raises :class:`AudioError` (the file cannot be streamed), :class:`FileUnavailableError` /
     :class:`FileChangedError` (missing or unreadable now / not the file that was
@@ -355,7 +358,7 @@ async def transcribe_file(
     """
     name = os.fspath(path)
     _warn_pace(settings.pace)
-    plan = await checked_plan(name, settings, enqueued, cancel_event)
+    plan = await checked_plan(name, settings, enqueued, cancel_event, span)
     transcription = _Transcription(
         name,
         settings,

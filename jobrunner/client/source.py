@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import anyio
 import anyio.to_thread
 
-from jobrunner.audio.stream import WirePlan, plan_stream
+from jobrunner.audio.stream import Span, WirePlan, plan_stream
 from jobrunner.config import Settings
 from jobrunner.errors import (
     AudioError,
@@ -111,9 +111,11 @@ def check_plan(path: str, plan: WirePlan, enqueued: Enqueued) -> None:
         )
 
 
-def prepare(path: str, settings: Settings, enqueued: Enqueued | None = None) -> WirePlan:
-    """Every pre-stream check, then the wire plan (one probe). Raises
-    :class:`FileUnavailableError`, :class:`FileChangedError` or :class:`AudioError`."""
+def prepare(
+    path: str, settings: Settings, enqueued: Enqueued | None = None, span: Span | None = None
+) -> WirePlan:
+    """Every pre-stream check, then the wire plan (one probe) of the file or its ``span``.
+    Raises :class:`FileUnavailableError`, :class:`FileChangedError` or :class:`AudioError`."""
     st = opened_stat(path)
     if enqueued is not None:
         check_unchanged(path, st, enqueued)
@@ -123,7 +125,20 @@ def prepare(path: str, settings: Settings, enqueued: Enqueued | None = None) -> 
         raise explain(path, exc, enqueued) from exc
     if enqueued is not None:
         check_plan(path, plan, enqueued)
-    return plan
+    return plan if span is None else spanned(path, plan, span)
+
+
+def spanned(path: str, plan: WirePlan, span: Span) -> WirePlan:
+    """``plan`` for ``span`` of the file; :class:`AudioError` when the file has no such span
+    (fewer frames or channels than the piece was cut from)."""
+    end = plan.source_frames if span.end_frame is None else span.end_frame
+    if not 0 <= span.start_frame < end <= plan.source_frames:
+        raise AudioError(
+            path, f"has no frames {span.start_frame}..{end} (it has {plan.source_frames})"
+        )
+    if span.channel is not None and not 0 <= span.channel < plan.channels:
+        raise AudioError(path, f"has no channel {span.channel} (it has {plan.channels})")
+    return replace(plan, span=span)
 
 
 def explain(path: str, error: AudioError, enqueued: Enqueued | None) -> AudioError | SourceError:
@@ -140,7 +155,11 @@ def explain(path: str, error: AudioError, enqueued: Enqueued | None) -> AudioErr
 
 
 async def checked_plan(
-    name: str, settings: Settings, enqueued: Enqueued | None, cancel_event: anyio.Event | None
+    name: str,
+    settings: Settings,
+    enqueued: Enqueued | None,
+    cancel_event: anyio.Event | None,
+    span: Span | None = None,
 ) -> WirePlan:
     """:func:`prepare` in a worker thread, abandoned (left to finish or hang on its own) when
     ``cancel_event`` is set: :class:`SessionCancelled`, and no session was opened."""
@@ -156,7 +175,7 @@ async def checked_plan(
             tg.start_soon(watch)
         try:
             plan = await anyio.to_thread.run_sync(
-                prepare, name, settings, enqueued, abandon_on_cancel=True
+                prepare, name, settings, enqueued, span, abandon_on_cancel=True
             )
         except Exception as exc:
             failure = exc
@@ -177,4 +196,5 @@ __all__ = [
     "explain",
     "opened_stat",
     "prepare",
+    "spanned",
 ]

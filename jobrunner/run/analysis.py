@@ -44,15 +44,16 @@ class Stopped(Exception):
     :func:`compute_map` and caught by its caller in :mod:`jobrunner.run.prefetch`."""
 
 
-def map_mode(channels: int, downmix: str | None) -> ChannelMode:
-    """The map a job needs: ``split`` when only the first of several channels is streamed
-    (its own segments), else ``downmix`` (what the session heard: the channels' mean, or the
-    only channel)."""
-    return "split" if channels > 1 and downmix == "first" else "downmix"
+def map_mode(channels: int, downmix: str | None, channel_mode: str | None = None) -> ChannelMode:
+    """The map a job needs: ``split`` when its channels are streamed apart (channel mode
+    ``split``: one session per channel) or only the first of several is (its own segments),
+    else ``downmix`` (what the session heard: the channels' mean, or the only channel)."""
+    apart = channel_mode == "split" or downmix == "first"
+    return "split" if channels > 1 and apart else "downmix"
 
 
 def map_key(target: MapTarget) -> MapKey:
-    return target.sha256, map_mode(target.channels, target.downmix)
+    return target.sha256, map_mode(target.channels, target.downmix, target.channel_mode)
 
 
 def _same_file(target: MapTarget) -> None:

@@ -35,6 +35,7 @@ async def arun_queue(
 ) -> RunSummary:
     """Drain the queue (see :mod:`jobrunner.run`) inside a running event loop; ``speech_map``:
     map the files ahead of their sessions and align each completed transcript with its map."""
+    settings = settings_for(settings, options)
 
     def make(outcome: OnOutcome | None) -> Worker:
         return Worker(
@@ -43,6 +44,14 @@ async def arun_queue(
 
     label = options.label if options is not None else None
     return await run_worker(make, store, on_outcome, settings.concurrency, label, speech_map)
+
+
+def settings_for(settings: Settings, options: RunOptions | None) -> Settings:
+    """The settings a worker runs with: a run with a ``limit`` splits nothing, since its
+    claims count jobs and pieces are not jobs."""
+    if options is not None and options.limit is not None:
+        return settings.replace(split=False)
+    return settings
 
 
 async def run_worker(

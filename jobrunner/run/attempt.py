@@ -42,6 +42,7 @@ from jobrunner.errors import (
     StaleStateError,
 )
 from jobrunner.retry import Action, Decision, RetryPolicy, decide, describe, error_kind
+from jobrunner.run import splitting
 from jobrunner.run.offload import StoreCalls
 from jobrunner.run.outcomes import JobOutcome, Outcome
 from jobrunner.run.recorder import Recorder
@@ -51,6 +52,7 @@ from jobrunner.run.records import (
     enqueued_of,
     failure_record,
     job_settings,
+    span_of,
     success_record,
     turn_rows,
 )
@@ -120,6 +122,8 @@ class AttemptContext:
     on_connected: Callable[[], None]
     on_connect_retry: Callable[[SessionError, float], None]
     sight: Sight
+    #: sessions the run holds beside the asking attempt's (whether a split would fill idle ones)
+    busy: Callable[[], int] = lambda: 0
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,10 @@ class Attempt:
 
     async def run(self) -> AttemptEnd:
         ctx, running, job = self.ctx, self.running, self.job
+        if job.parent_id is None and job.whole:
+            split = await self._split()
+            if split is not None:
+                return split
         started_at, origin = utcnow(), ctx.clock()
         budget = session_budget_s(job.duration_s, ctx.settings)
         running.deadline = origin + budget
@@ -165,6 +173,7 @@ class Attempt:
                         cancel_event=running.cancel_event,
                         on_connect_retry=ctx.on_connect_retry,
                         enqueued=enqueued_of(job),
+                        span=span_of(job),
                     )
                     error = check_complete(job, result, settings.chunk_ms)
                 except Exception as exc:
@@ -207,6 +216,31 @@ class Attempt:
         )
         self.running.cancel("stalled")
 
+    async def _split(self) -> AttemptEnd | None:
+        """Split the job into pieces when it is worth it (:mod:`jobrunner.run.splitting`):
+        the ``split`` outcome, or ``None`` to stream it whole. A split that cannot be planned
+        or stored leaves the job whole; a lost lease is the attempt's end."""
+        ctx, job = self.ctx, self.job
+        settings = job_settings(ctx.settings, job.settings)
+        if not splitting.worth_a_look(job, settings):
+            return None
+        try:
+            share = 1
+            if splitting.long_enough(job, settings):
+                queued = await ctx.calls(ctx.store.claimable, settings.split_min_s)
+                share = splitting.share_of(settings.concurrency, ctx.busy(), *queued)
+            ranges = await anyio.to_thread.run_sync(splitting.plan, ctx.store, job, settings, share)
+            if ranges is None:
+                return None
+            ids = await self.store.write(ctx.store.split, job.id, ctx.owner, job.attempt, ranges)
+        except StaleStateError:
+            return AttemptEnd(await self.store.lost())
+        except Exception as exc:
+            logger.warning("job %d: not split (%s); streamed whole", job.id, describe(exc))
+            return None
+        logger.info("job %d: split into %d pieces", job.id, len(ids))
+        return AttemptEnd(self._outcome("split", reason=f"split into {len(ids)} pieces"))
+
     def _on_event(self, live: LiveEvent) -> None:
         if not self._connected:
             self._connected = True
@@ -223,6 +257,7 @@ class Attempt:
             duration_s=job.duration_s,
             audio_s=self.audio_s,
             wall_s=self.wall_s,
+            parent_id=job.parent_id,
             **fields,
         )
 
@@ -233,7 +268,7 @@ class Attempt:
         record = success_record(job, ctx.owner, result)
         rows = turn_rows(result.turns, origin)
         try:
-            await self.store.write(
+            parent_state = await self.store.write(
                 ctx.store.complete, job.id, ctx.owner, record, rows, result.transcript
             )
         except StaleStateError:  # the lease is gone (or the job): nothing was written
@@ -247,6 +282,7 @@ class Attempt:
             transcript=result.transcript,
             request_id=result.request_id,
             turns_ended_by_close=result.turns_ended_by_close,
+            parent_state=None if parent_state is None else parent_state.value,
         )
 
     def _decide(self, error: BaseException) -> Decision:

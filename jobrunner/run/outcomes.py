@@ -17,7 +17,9 @@ from jobrunner.errors import JobrunnerError
 from jobrunner.timing.latency import Latencies
 
 #: what became of one attempt
-Outcome = Literal["succeeded", "retry", "failed", "invalid", "released", "cancelled", "lost"]
+Outcome = Literal[
+    "succeeded", "retry", "failed", "invalid", "released", "cancelled", "lost", "split"
+]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -29,9 +31,12 @@ class JobOutcome:
     """One attempt's end. ``outcome``: ``succeeded``; ``retry`` (queued again from
     ``run_after``); ``failed``/``invalid`` (for good, ``reason`` says why); ``released`` (given
     back at shutdown, no attempt spent); ``cancelled`` (by ``jobrunner cancel`` while it ran);
-    ``lost`` (our lease was gone: reaped after we failed to renew it; nothing written).
+    ``lost`` (our lease was gone: reaped after we failed to renew it; nothing written);
+    ``split`` (cut into pieces, which are queued; no attempt spent).
     ``turns_ended_by_close``: of a success's turns, those the server's normal close ended
-    (their text is the last update)."""
+    (their text is the last update). ``parent_id``: the attempt was at a piece of that job;
+    ``parent_state``: the job's state when this attempt changed it (``succeeded``: the last
+    piece, the job is stitched)."""
 
     job_id: int
     path: str
@@ -48,6 +53,17 @@ class JobOutcome:
     run_after: datetime | None = None
     request_id: str | None = None
     turns_ended_by_close: int = 0
+    parent_id: int | None = None
+    parent_state: str | None = None
+
+    @property
+    def finished_job(self) -> int | None:
+        """The job this success finished: its own, or for the last piece its parent's."""
+        if self.outcome != "succeeded":
+            return None
+        if self.parent_id is None:
+            return self.job_id
+        return self.parent_id if self.parent_state == "succeeded" else None
 
 
 @dataclass(frozen=True)
@@ -93,8 +109,14 @@ class Counts:
         )
 
     def counted(self, outcome: JobOutcome) -> Counts:
-        """An attempt ended: done for good, back in the queue, or gone (cancelled, lost)."""
+        """An attempt ended: done for good, back in the queue, or gone (cancelled, lost).
+        Counts are of jobs: a piece's success counts its audio, and the job once stitched;
+        a split counts nothing (the job was counted when claimed, its pieces are not)."""
         kind, seconds = outcome.outcome, outcome.duration_s
+        if kind == "split":
+            return self
+        if kind == "succeeded" and outcome.finished_job is None:  # a piece, its job not done
+            return replace(self, done_audio_s=self.done_audio_s + seconds)
         if kind == "succeeded":
             new = replace(
                 self,

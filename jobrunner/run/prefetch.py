@@ -206,8 +206,8 @@ async def run_mapped(
     speech = SpeechPrefetch(store, held, ahead, label)
 
     def outcome(done: JobOutcome) -> None:
-        if done.outcome == "succeeded":
-            speech.completed(done.job_id)
+        if done.finished_job is not None:
+            speech.completed(done.finished_job)
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(speech.run)

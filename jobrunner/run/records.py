@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from jobrunner.audio.stream import Span
 from jobrunner.client.auto import SessionResult
 from jobrunner.client.source import Enqueued
 from jobrunner.config import Settings
@@ -29,7 +30,7 @@ _EPSILON_S = 1e-6
 def job_settings(base: Settings, stored: Mapping[str, Any]) -> Settings:
     """The run's settings with the job's result-changing settings, as enqueued, on top: a job
     is streamed the way its idempotency key says (model, encoding, thresholds ...)."""
-    known = base.result_settings()
+    known = {*base.result_settings(), "channels"}  # named only when not the default
     changes = {name: value for name, value in stored.items() if name in known}
     if "keyterms" in changes:
         changes["keyterms"] = tuple(changes["keyterms"] or ())
@@ -39,6 +40,13 @@ def job_settings(base: Settings, stored: Mapping[str, Any]) -> Settings:
 def enqueued_of(job: ClaimedJob) -> Enqueued:
     """What enqueue recorded of the job's file, for the pre-stream checks."""
     return Enqueued(job.size_bytes, job.mtime_ns, job.frames, job.sample_rate)
+
+
+def span_of(job: ClaimedJob) -> Span | None:
+    """What of the file a piece streams (``None``: the whole file, the usual way)."""
+    if job.whole:
+        return None
+    return Span(job.start_frame or 0, job.end_frame, job.source_channel)
 
 
 def check_complete(
@@ -166,6 +174,7 @@ __all__ = [
     "enqueued_of",
     "failure_record",
     "job_settings",
+    "span_of",
     "success_record",
     "turn_rows",
 ]

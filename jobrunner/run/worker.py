@@ -231,7 +231,7 @@ class Worker:
         context = self._attempt_context()
         for job, token in zip(jobs, tokens, strict=False):
             self._stale(job.id)
-            self.counts = self.counts.took(job.duration_s)
+            self.counts = self.counts if job.parent_id else self.counts.took(job.duration_s)
             running = Running(job, anyio.Event(), started=self.clock())
             self.running[job.id, job.attempt] = running
             tg.start_soon(self._session, Attempt(context, running), token)
@@ -249,9 +249,8 @@ class Worker:
                 running.cancel("lease")
 
     def _claims_left(self) -> int:
-        if self.options.limit is None:
-            return CLAIM_BATCH
-        return self.options.limit - self.counts.claimed
+        limit = self.options.limit
+        return CLAIM_BATCH if limit is None else limit - self.counts.claimed
 
     async def _wait_for_work(self) -> bool:
         """After a claim came back short: wait until a job may be claimable. False when the
@@ -291,6 +290,7 @@ class Worker:
             on_connected=self._on_connected,
             on_connect_retry=self._on_connect_retry,
             sight=self.sight,
+            busy=lambda: len(self.running) - 1,  # sessions beside the asking attempt's
         )
 
     async def _session(self, attempt: Attempt, token: object) -> None:

@@ -1,9 +1,10 @@
 """Operator verbs: ``requeue`` and ``cancel``, run by a person (``jobrunner retry``/``cancel``)
 rather than by a worker.
 
-They move many jobs at once, chosen by a :class:`Selector`, and only from the states each verb
-may move; a worker holding a cancelled job finds out at its next renewal. Functions run inside
-the write transaction the caller opened and take the store's statements.
+They move many jobs at once, chosen by a :class:`Selector` of top-level jobs (a split job's
+pieces move with it, never on their own), and only from the states each verb may move; a
+worker holding a cancelled job finds out at its next renewal. Functions run inside the write
+transaction the caller opened and take the store's statements.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ def _selected(
     )
     if not states:
         return
-    base: list[sa.ColumnElement[bool]] = [jobs.c.status.in_(sorted(s.value for s in states))]
+    base: list[sa.ColumnElement[bool]] = [
+        jobs.c.status.in_(sorted(s.value for s in states)),
+        jobs.c.parent_id.is_(None),  # jobs, never their pieces (a split job moves its own)
+    ]
     base.extend(extra)
     if selector.label is not None:
         base.append(jobs.c.label == fit_optional(jobs.c.label, selector.label))
@@ -82,11 +86,26 @@ def requeue(
         allowed.add(JobState.INVALID)
     probed = sa.or_(jobs.c.status != JobState.INVALID.value, jobs.c.frames.is_not(None))
     params = {**clock_params(now), "max_attempts_": max_attempts}
-    return _update(conn, sql.requeue, _selected(selector, allowed, probed), params)
+    whole = jobs.c.pieces == 0
+    done = _update(conn, sql.requeue, _selected(selector, allowed, probed, whole), params)
+    split = _update(conn, sql.pieces.requeue_parents, _selected(selector, allowed), params)
+    # a split job runs again as the pieces that did not succeed (all of them when forced)
+    _update(conn, sql.requeue, _pieces_of(split, allowed), params)
+    return sorted([*done, *split])
 
 
 def cancel(conn: Connection, sql: Statements, now: datetime, selector: Selector) -> list[int]:
     """Cancel queued or running jobs. A running job's worker finds out at its next lease
     renewal (the id is no longer returned) and its writes are refused from then on."""
     allowed = {JobState.QUEUED, JobState.RUNNING}
-    return _update(conn, sql.cancel, _selected(selector, allowed), clock_params(now))
+    done = _update(conn, sql.cancel, _selected(selector, allowed), clock_params(now))
+    _update(conn, sql.cancel, _pieces_of(done, allowed), clock_params(now))  # and their pieces
+    return done
+
+
+def _pieces_of(
+    parents: Sequence[int], states: set[JobState]
+) -> Iterator[Sequence[sa.ColumnElement[bool]]]:
+    """WHERE clauses for the pieces of ``parents`` in ``states`` (one set per chunk)."""
+    for chunk in chunks(list(parents)):
+        yield [jobs.c.parent_id.in_(chunk), jobs.c.status.in_(sorted(s.value for s in states))]

@@ -107,7 +107,8 @@ def latency_summary(conn: Connection, where: Sequence[sa.ColumnElement[bool]] = 
     """p50/p90 of ``end_latency_s`` over the turns of the jobs matching ``where``, picked by
     the database (``ORDER BY ... OFFSET``), so no value list is held in memory."""
     known = turns.c.end_latency_s.is_not(None)
-    scope = turns.c.job_id.in_(sa.select(jobs.c.id).where(*where)) if where else sa.true()
+    # the jobs' turns only, never their pieces' (a split job's turns are stitched from them)
+    scope = turns.c.job_id.in_(sa.select(jobs.c.id).where(jobs.c.parent_id.is_(None), *where))
     count = int(
         conn.execute(sa.select(sa.func.count()).select_from(turns).where(known, scope)).scalar_one()
     )
@@ -129,7 +130,9 @@ def latency_summary(conn: Connection, where: Sequence[sa.ColumnElement[bool]] = 
 def count_uncovered(conn: Connection) -> int:
     """Succeeded jobs whose coverage check found speech no turn accounts for."""
     stmt = sa.select(sa.func.count()).where(
-        jobs.c.status == JobState.SUCCEEDED.value, jobs.c.coverage == "uncovered"
+        jobs.c.status == JobState.SUCCEEDED.value,
+        jobs.c.coverage == "uncovered",
+        jobs.c.parent_id.is_(None),
     )
     return int(conn.execute(stmt).scalar_one())
 

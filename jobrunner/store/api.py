@@ -20,7 +20,17 @@ from types import TracebackType
 from sqlalchemy.engine import Connection, Engine
 
 from jobrunner.redact import redact_db_url
-from jobrunner.store import admin, claims, endings, intake, migrate, report_queries, reports, stream
+from jobrunner.store import (
+    admin,
+    claims,
+    endings,
+    intake,
+    migrate,
+    pieces,
+    report_queries,
+    reports,
+    stream,
+)
 from jobrunner.store.engine import (
     begin_read,
     begin_write,
@@ -36,6 +46,7 @@ from jobrunner.store.records import (
     JobState,
     LeaseHolder,
     NewJob,
+    PieceRange,
     ReapResult,
     Selector,
     TurnRow,
@@ -197,9 +208,19 @@ class Store:
         attempt: AttemptRecord,
         turns: Sequence[TurnRow],
         transcript: str,
-    ) -> None:
+    ) -> JobState | None:
+        """Succeed the attempt; for a piece, its parent's new state when this changed it."""
         with self._write() as conn:
-            endings.complete(conn, self._sql, self.now(), job_id, owner, attempt, turns, transcript)
+            return endings.complete(
+                conn, self._sql, self.now(), job_id, owner, attempt, turns, transcript
+            )
+
+    def split(
+        self, job_id: int, owner: str, number: int, ranges: Sequence[PieceRange]
+    ) -> list[int]:
+        """Split claimed job ``job_id`` into pieces (``store.pieces.split``); their ids."""
+        with self._write() as conn:
+            return pieces.split(conn, self._sql, self.now(), job_id, owner, number, ranges)
 
     def retry_later(
         self, job_id: int, owner: str, attempt: AttemptRecord, run_after: datetime
@@ -279,6 +300,11 @@ class Store:
     def status(self) -> StatusReport:
         with self._read() as conn:
             return reports.status_report(conn, self._judging_now(conn))
+
+    def claimable(self, long_s: float, label: str | None = None) -> tuple[int, int]:
+        """Rows claimable now, and of those the unsplit jobs longer than ``long_s``."""
+        with self._read() as conn:
+            return claims.claimable(conn, self._judging_now(conn), long_s, label)
 
     def lease_holders(self, label: str | None = None) -> list[LeaseHolder]:
         """Owners holding leases on running jobs (with ``label``), by owner."""

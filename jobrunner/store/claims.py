@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from jobrunner.store.lease_statements import EXPIRED_KIND, GONE_KIND
+from jobrunner.store.pieces import settle
 from jobrunner.store.records import (
     AttemptOutcome,
     AttemptRecord,
@@ -47,7 +48,8 @@ def claim(
     lease_ttl: float,
     label: str | None = None,
 ) -> list[ClaimedJob]:
-    """Lease up to ``n`` runnable queued jobs to ``owner`` (highest priority, oldest first).
+    """Lease up to ``n`` runnable queued jobs to ``owner`` (highest priority, longest work,
+    oldest first).
 
     One statement (``statements.claim``); ``attempts`` is incremented here, so a worker that
     dies mid-job has used the attempt.
@@ -57,7 +59,7 @@ def claim(
     label = fit_optional(jobs.c.label, label)  # matches the label as intake stored it
     params = {"n": n, "owner": owner, "label_": label, **clock_params(now, expires=lease_ttl)}
     stmt = sql.claim if label is None else sql.claim_by_label
-    rows = sorted(conn.execute(stmt, params).mappings(), key=lambda r: (-r["priority"], r["id"]))
+    rows = sorted(conn.execute(stmt, params).mappings(), key=_claim_order)
     return [
         ClaimedJob(
             id=r["id"],
@@ -78,9 +80,19 @@ def claim(
             budget_attempt=r["attempts"] - r["attempt_base"],
             size_bytes=r["size_bytes"],
             mtime_ns=r["mtime_ns"],
+            parent_id=r["parent_id"],
+            piece_index=r["piece_index"],
+            start_frame=r["start_frame"],
+            end_frame=r["end_frame"],
+            source_channel=r["source_channel"],
         )
         for r in rows
     ]
+
+
+def _claim_order(row: Any) -> tuple[int, float, int]:
+    """The claim statement's order (RETURNING gives rows in no particular order)."""
+    return -row["priority"], -(row["work_s"] or 0.0), row["id"]
 
 
 def renew_leases(
@@ -131,6 +143,21 @@ def lease_holders(conn: Connection, now: datetime, label: str | None = None) -> 
         )
         for owner, n, first, last in conn.execute(stmt)
     ]
+
+
+def claimable(
+    conn: Connection, now: datetime, long_s: float, label: str | None = None
+) -> tuple[int, int]:
+    """Rows claimable at ``now`` (pieces too), and of those the jobs longer than ``long_s``
+    not split yet: what a worker weighs before splitting a job (``run.splitting``)."""
+    long = sa.and_(jobs.c.parent_id.is_(None), jobs.c.pieces == 0, jobs.c.work_s > long_s)
+    stmt = sa.select(sa.func.count(), sa.func.count().filter(long)).where(
+        jobs.c.status == JobState.QUEUED.value, jobs.c.run_after <= now
+    )
+    if label is not None:
+        stmt = stmt.where(jobs.c.label == fit_optional(jobs.c.label, label))
+    queued, long_queued = conn.execute(stmt).one()
+    return int(queued), int(long_queued)
 
 
 #: what the reaper records for an attempt whose worker vanished: its lease expired, or its
@@ -190,6 +217,9 @@ def _reap(
             )
             lost.append((job_id, record, AttemptOutcome.LEASE_EXPIRED))
     insert_attempts(conn, sql, sorted(lost, key=lambda item: item[0]))
+    parents = {victims[i].parent_id for i, s in ended.items() if s is JobState.FAILED}
+    for parent_id in sorted(p for p in parents if p is not None):
+        settle(conn, sql, params["now"], parent_id, "reaper")
     return ReapResult(
         requeued=tuple(i for i, s in sorted(ended.items()) if s is JobState.QUEUED),
         failed=tuple(i for i, s in sorted(ended.items()) if s is JobState.FAILED),

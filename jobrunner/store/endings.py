@@ -4,7 +4,8 @@ back (``release``).
 Every ending is one compare-and-swap ``UPDATE`` fenced by the lease: this job, ``running``,
 leased to this owner and, except for ``release``, at this attempt number. When the fence holds
 no row the verb raises :class:`StaleStateError` / :class:`LeaseLostError` before writing
-anything else, so the transaction commits nothing. The attempt row, and for a success the
+anything else, so the transaction commits nothing. A piece's ending settles its split parent
+in the same transaction (``store.pieces.settle``). The attempt row, and for a success the
 turns and transcript, are written in the same transaction as the status.
 
 Attempt budget: ``attempts`` counts every attempt ever made (it is the attempt number);
@@ -21,12 +22,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from jobrunner.errors import LeaseLostError, StaleStateError, StoreError
+from jobrunner.store.fences import fenced
+from jobrunner.store.pieces import settle
 from jobrunner.store.records import AttemptOutcome, AttemptRecord, JobState, TurnRow
 from jobrunner.store.rows import (
     chunks,
@@ -41,36 +41,6 @@ from jobrunner.store.statements import Statements
 from jobrunner.store.timing import clock_params
 
 
-def _lease_lost(
-    conn: Connection, sql: Statements, job_id: int, owner: str, number: int | None
-) -> StoreError:
-    row = conn.execute(sql.lease_state, {"job": job_id}).first()
-    if row is None:
-        return StaleStateError(f"job {job_id} does not exist")
-    attempt = f" attempt {number}" if number is not None else ""
-    return LeaseLostError(
-        f"job {job_id}: lease of {owner}{attempt} is gone "
-        f"(job is {row.status}, owner {row.lease_owner or '-'}, attempt {row.attempts})"
-    )
-
-
-def _fenced(
-    conn: Connection,
-    sql: Statements,
-    stmt: sa.Update,
-    job_id: int,
-    owner: str,
-    number: int | None,
-    params: dict[str, Any],
-) -> Any:
-    """Run a fenced UPDATE ... RETURNING; raise the typed error when the fence holds no row."""
-    params.update(job=job_id, owner=owner, number=number)
-    row = conn.execute(stmt, params).first()
-    if row is None:
-        raise _lease_lost(conn, sql, job_id, owner, number)
-    return row[0]
-
-
 def complete(
     conn: Connection,
     sql: Statements,
@@ -80,14 +50,15 @@ def complete(
     attempt: AttemptRecord,
     turn_rows: Sequence[TurnRow],
     transcript: str,
-) -> None:
-    """Succeed the job: status, attempt row, turns and transcript, all or nothing.
+) -> JobState | None:
+    """Succeed the job: status, attempt row, turns and transcript, all or nothing. For a piece,
+    its parent's new state when this ending changed it (stitched: ``succeeded``).
 
     The previous transcript and turns (a forced re-run) are replaced only here, so a re-run
     that fails leaves them intact.
     """
     when = clock_params(now)
-    _fenced(conn, sql, sql.complete, job_id, owner, attempt.number, dict(when))
+    _, parent_id = fenced(conn, sql, sql.complete, job_id, owner, attempt.number, dict(when))
     [attempt_id] = insert_attempts(conn, sql, [(job_id, attempt, AttemptOutcome.SUCCEEDED)])
     conn.execute(sql.delete_turns, {"job": job_id})
     conn.execute(sql.delete_transcript, {"job": job_id})
@@ -102,6 +73,9 @@ def complete(
         "turn_count": len(turn_rows),
     }
     conn.execute(sql.insert_transcript, storable_row(transcripts, values) | when)
+    if parent_id is not None:
+        return settle(conn, sql, now, parent_id, owner)
+    return None
 
 
 def retry_later(
@@ -123,9 +97,12 @@ def retry_later(
         "reason": fit_optional(jobs.c.last_error, attempt.error_message),
         "kind": fit_optional(jobs.c.error_kind, attempt.error_kind),
     }
-    state = JobState(_fenced(conn, sql, sql.retry, job_id, owner, attempt.number, params))
+    status, parent_id = fenced(conn, sql, sql.retry, job_id, owner, attempt.number, params)
+    state = JobState(status)
     outcome = AttemptOutcome.FAILED if state is JobState.FAILED else AttemptOutcome.RETRY
     insert_attempts(conn, sql, [(job_id, attempt, outcome)])
+    if parent_id is not None and state is JobState.FAILED:
+        settle(conn, sql, now, parent_id, owner)
     return state
 
 
@@ -149,13 +126,15 @@ def fail(
         "reason": fit_to(jobs.c.last_error, reason),
         "kind": fit_to(jobs.c.error_kind, kind),
     }
-    _fenced(conn, sql, sql.fail, job_id, owner, attempt.number, params)
+    _, parent_id = fenced(conn, sql, sql.fail, job_id, owner, attempt.number, params)
     if attempt.error_message is None and attempt.error_kind is None:
         attempt = dataclasses.replace(attempt, error_message=reason, error_kind=kind)
     outcome = AttemptOutcome.INVALID if invalid else AttemptOutcome.FAILED
     insert_attempts(conn, sql, [(job_id, attempt, outcome)])
+    if parent_id is not None:
+        settle(conn, sql, now, parent_id, owner)
 
 
 def release(conn: Connection, sql: Statements, now: datetime, job_id: int, owner: str) -> None:
     """Give a running job back without costing the attempt (graceful shutdown)."""
-    _fenced(conn, sql, sql.release, job_id, owner, None, clock_params(now))
+    fenced(conn, sql, sql.release, job_id, owner, None, clock_params(now))

@@ -37,8 +37,14 @@ def exhausted_or(if_used_up: Any, otherwise: Any) -> sa.Case[Any]:
 
 
 def claim(t: Timing, columns: Sequence[sa.ColumnElement[Any]], *, by_label: bool) -> sa.Update:
-    """Lease up to ``:n`` runnable queued jobs, highest priority then oldest, in one statement,
-    returning ``columns`` (``statements.CLAIM_COLUMNS``).
+    """Lease up to ``:n`` runnable queued jobs, highest priority, then longest work (``work_s``:
+    the audio a row streams), then oldest, in one statement, returning ``columns``
+    (``statements.CLAIM_COLUMNS``).
+
+    Longest first because the longest session is the floor of a run's makespan: started last,
+    it runs alone at the end while the other sessions idle (BENCHMARKS.md: id order reaches
+    0.73 of the ideal makespan at ``-c 32``, longest first 0.96+). The pieces of a long file
+    are long too, and share their file's priority, so they go out early.
 
     ``WITH picked AS MATERIALIZED (SELECT id ... LIMIT :n FOR UPDATE SKIP LOCKED) UPDATE ...
     WHERE id IN (SELECT id FROM picked) RETURNING ...``: the CTE runs once (see
@@ -49,7 +55,7 @@ def claim(t: Timing, columns: Sequence[sa.ColumnElement[Any]], *, by_label: bool
     pick = (
         sa.select(jobs.c.id)
         .where(jobs.c.status == QUEUED, jobs.c.run_after <= t.now)
-        .order_by(jobs.c.priority.desc(), jobs.c.id)
+        .order_by(jobs.c.priority.desc(), jobs.c.work_s.desc().nulls_last(), jobs.c.id)
         .limit(sa.bindparam("n", type_=sa.Integer()))
         .with_for_update(skip_locked=True)
     )
@@ -117,7 +123,9 @@ def reap_pick(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
     is that one's to reap.
     """
     return (
-        sa.select(jobs.c.id, jobs.c.attempts, jobs.c.lease_owner, jobs.c.claimed_at)
+        sa.select(
+            jobs.c.id, jobs.c.attempts, jobs.c.lease_owner, jobs.c.claimed_at, jobs.c.parent_id
+        )
         .where(*where)
         .order_by(jobs.c.id)
         .with_for_update(skip_locked=True)

@@ -103,6 +103,29 @@ class ClaimedJob:
     #: the file's size and ``st_mtime_ns`` at enqueue (``None``: not recorded, not compared)
     size_bytes: int | None = None
     mtime_ns: int | None = None
+    #: a piece (``jobrunner.pieces``): the job it was split from, its place among the pieces,
+    #: its frames ``[start_frame, end_frame)`` (``None``: the whole file) and its source
+    #: channel (``None``: the downmix policy of the settings)
+    parent_id: int | None = None
+    piece_index: int | None = None
+    start_frame: int | None = None
+    end_frame: int | None = None
+    source_channel: int | None = None
+
+    @property
+    def whole(self) -> bool:
+        """Streams the whole file the usual way (a top-level job, or a legacy single piece)."""
+        return self.start_frame is None and self.end_frame is None and self.source_channel is None
+
+
+@dataclass(frozen=True)
+class PieceRange:
+    """One piece of a split: frames ``[start_frame, end_frame)`` of ``source_channel``
+    (``None``: the downmix policy of the settings)."""
+
+    start_frame: int
+    end_frame: int
+    source_channel: int | None = None
 
 
 @dataclass(frozen=True)
@@ -222,6 +245,8 @@ class MapTarget:
     duration_s: float | None
     size_bytes: int | None
     mtime_ns: int | None
+    #: the job's channel mode (``settings["channels"]``; ``None``: ``downmix``)
+    channel_mode: str | None = None
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,7 @@ def read_snapshot(
             "this database has no jobrunner tables (no jobs/attempts/turns): "
             "is it a jobrunner database? (`jobrunner enqueue` creates one)"
         )
-    where = job_filters(states, label)
+    where = job_filters(states, label, top_level="parent_id" in job_cols)
     job_rows = conn.execute(
         sa.select(
             jobs.c.id,

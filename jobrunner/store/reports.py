@@ -21,6 +21,9 @@ from jobrunner.store.records import STATES, JobState
 from jobrunner.store.schema import attempts, jobs, turns
 from jobrunner.timing.latency import Latencies
 
+#: a top-level job (not a piece): what every listing, count and selection sees
+TOP_LEVEL = jobs.c.parent_id.is_(None)
+
 
 @dataclass(frozen=True)
 class JobView:
@@ -120,9 +123,15 @@ def job_view(r: RowMapping) -> JobView:
 
 
 def job_filters(
-    states: Iterable[str] | None, label: str | None, coverage: str | None = None
+    states: Iterable[str] | None,
+    label: str | None,
+    coverage: str | None = None,
+    *,
+    top_level: bool = True,
 ) -> list[sa.ColumnElement[bool]]:
-    where: list[sa.ColumnElement[bool]] = []
+    """WHERE clauses of a listing; ``top_level``: jobs only, not their pieces (false only for a
+    database from before pieces, which has no ``parent_id``)."""
+    where: list[sa.ColumnElement[bool]] = [TOP_LEVEL] if top_level else []
     if states is not None:
         where.append(jobs.c.status.in_(sorted(JobState(s).value for s in states)))
     if label is not None:
@@ -171,9 +180,10 @@ def count_jobs(
 def next_run_after(conn: Connection, label: str | None = None) -> datetime | None:
     """When the earliest queued job becomes claimable (``None``: nothing is queued). A worker
     with nothing to claim but jobs in backoff sleeps until then instead of exiting."""
-    stmt = sa.select(sa.func.min(jobs.c.run_after)).where(
-        jobs.c.status == JobState.QUEUED.value, *job_filters(None, label)
-    )
+    where = [jobs.c.status == JobState.QUEUED.value]  # pieces too: a worker claims those
+    if label is not None:
+        where.append(jobs.c.label == label)
+    stmt = sa.select(sa.func.min(jobs.c.run_after)).where(*where)
     value: datetime | None = conn.execute(stmt).scalar_one()
     return value
 
@@ -269,22 +279,43 @@ class StatusReport:
     end_latency: Latencies = Latencies()
     #: succeeded jobs whose coverage check found speech outside every turn
     uncovered: int = 0
+    #: running jobs split into pieces, and their pieces by state (``jobrunner.pieces``)
+    split_running: int = 0
+    pieces: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def count(self, state: str) -> int:
         return next((s.jobs for s in self.states if s.state == state), 0)
+
+
+#: a split job whose pieces are still at work
+_UNFINISHED_SPLIT = sa.and_(jobs.c.pieces > 0, jobs.c.status == JobState.RUNNING.value)
+
+
+def pieces_of_running(conn: Connection) -> int:
+    """Running jobs split into pieces."""
+    stmt = sa.select(sa.func.count()).select_from(jobs).where(_UNFINISHED_SPLIT)
+    return int(conn.execute(stmt).scalar_one())
 
 
 def status_report(conn: Connection, now: datetime, *, top: int = 5) -> StatusReport:
     per_state = {
         status: (int(n), float(audio or 0.0))
         for status, n, audio in conn.execute(
-            sa.select(jobs.c.status, sa.func.count(), sa.func.sum(jobs.c.duration_s)).group_by(
-                jobs.c.status
-            )
+            sa.select(jobs.c.status, sa.func.count(), sa.func.sum(jobs.c.duration_s))
+            .where(TOP_LEVEL)
+            .group_by(jobs.c.status)
+        )
+    }
+    pieces: dict[str, int] = {
+        status: int(n)
+        for status, n in conn.execute(
+            sa.select(jobs.c.status, sa.func.count())
+            .where(jobs.c.parent_id.in_(sa.select(jobs.c.id).where(_UNFINISHED_SPLIT)))
+            .group_by(jobs.c.status)
         )
     }
     states = tuple(StateCount(s.value, *per_state.get(s.value, (0, 0.0))) for s in STATES)
-    queued = jobs.c.status == JobState.QUEUED.value
+    queued = sa.and_(jobs.c.status == JobState.QUEUED.value, TOP_LEVEL)
     waiting = conn.execute(
         sa.select(sa.func.count()).select_from(jobs).where(queued, jobs.c.run_after > now)
     ).scalar_one()
@@ -295,13 +326,15 @@ def status_report(conn: Connection, now: datetime, *, top: int = 5) -> StatusRep
     )
     failures = conn.execute(
         sa.select(jobs.c.error_kind, jobs.c.last_error, sa.func.count().label("n"))
-        .where(jobs.c.status.in_([JobState.FAILED.value, JobState.INVALID.value]))
+        .where(jobs.c.status.in_([JobState.FAILED.value, JobState.INVALID.value]), TOP_LEVEL)
         .group_by(jobs.c.error_kind, jobs.c.last_error)
         .order_by(sa.desc("n"), jobs.c.error_kind, jobs.c.last_error)
         .limit(top)
     )
     cut = conn.execute(
-        sa.select(sa.func.count()).select_from(turns).where(turns.c.ended_by == "close")
+        sa.select(sa.func.count())
+        .select_from(turns.join(jobs, jobs.c.id == turns.c.job_id))
+        .where(turns.c.ended_by == "close", TOP_LEVEL)
     ).scalar_one()
     return StatusReport(
         generated_at=now,
@@ -315,6 +348,8 @@ def status_report(conn: Connection, now: datetime, *, top: int = 5) -> StatusRep
         turns_ended_by_close=int(cut),
         end_latency=alignment.latency_summary(conn),
         uncovered=alignment.count_uncovered(conn),
+        split_running=int(pieces_of_running(conn)),
+        pieces={state: int(n) for state, n in pieces.items()},
     )
 
 

@@ -78,6 +78,7 @@ def job_row(job: NewJob) -> dict[str, Any]:
         "channels": job.channels,
         "frames": job.frames,
         "duration_s": job.duration_s,
+        "work_s": job.duration_s,
         "label": job.label,
         "idempotency_key": job.idempotency_key,
         "fingerprint": job.fingerprint,

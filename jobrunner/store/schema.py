@@ -118,12 +118,24 @@ jobs = Table(
     # the coverage check (timing.coverage): "covered"/"uncovered", NULL without a speech map
     Column("coverage", String(16)),
     Column("uncovered_s", Float),
+    # pieces (jobrunner.pieces): a piece is a child row of the job it was split from, over
+    # frames [start_frame, end_frame) of one source channel (NULL: the whole file, and the
+    # downmix policy of the settings); a split parent counts its pieces
+    Column("parent_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE")),
+    Column("piece_index", Integer),
+    Column("start_frame", BigInteger),
+    Column("end_frame", BigInteger),
+    Column("source_channel", Integer),
+    Column("pieces", Integer, nullable=False, server_default="0"),
+    # seconds of audio this row streams: claimed longest first within a priority
+    Column("work_s", Float),
     UniqueConstraint("idempotency_key"),
     CheckConstraint(f"status IN ({_states_sql})", name="status"),
-    Index("ix_jobs_claim", "status", "priority", "id"),
+    Index("ix_jobs_claim", "status", "priority", "work_s", "id"),
     Index("ix_jobs_lease", "status", "lease_expires_at"),
     Index(None, "label"),
     Index(None, "path"),
+    Index(None, "parent_id"),
 )
 
 attempts = Table(

@@ -147,14 +147,19 @@ TARGET_COLUMNS = (
     jobs.c.size_bytes,
     jobs.c.mtime_ns,
 )
-#: the job has content: a hash and a channel count (its file was readable at enqueue)
-HAS_CONTENT = (jobs.c.sha256.is_not(None), jobs.c.channels.is_not(None))
+#: the job has content: a hash and a channel count (its file was readable at enqueue); and it
+#: is a job, not a piece of one (a split job's map and alignment are its own, in file times)
+HAS_CONTENT = (
+    jobs.c.sha256.is_not(None),
+    jobs.c.channels.is_not(None),
+    jobs.c.parent_id.is_(None),
+)
 _MAPPABLE_JOBS = (*HAS_CONTENT, jobs.c.status.in_([s.value for s in MAPPABLE]))
 
 
 def target(r: RowMapping) -> MapTarget:
     settings: Mapping[str, Any] = r["settings"] or {}
-    downmix = settings.get("downmix")
+    downmix, mode = settings.get("downmix"), settings.get("channels")
     return MapTarget(
         job_id=r["id"],
         path=r["path"],
@@ -165,6 +170,7 @@ def target(r: RowMapping) -> MapTarget:
         duration_s=r["duration_s"],
         size_bytes=r["size_bytes"],
         mtime_ns=r["mtime_ns"],
+        channel_mode=mode if isinstance(mode, str) else None,
     )
 
 
@@ -200,15 +206,15 @@ def targets(
 
 
 def next_queued(conn: Connection, n: int, label: str | None = None) -> list[MapTarget]:
-    """The next ``n`` queued jobs in claim order (priority, then age): what a worker maps
-    ahead of its claims."""
+    """The next ``n`` queued jobs in claim order (priority, longest, then age): what a worker
+    maps ahead of its claims."""
     where = [jobs.c.status == JobState.QUEUED.value, *_MAPPABLE_JOBS]
     if label is not None:
         where.append(jobs.c.label == fit_to(jobs.c.label, label))
     stmt = (
         sa.select(*TARGET_COLUMNS)
         .where(*where)
-        .order_by(jobs.c.priority.desc(), jobs.c.id)
+        .order_by(jobs.c.priority.desc(), jobs.c.work_s.desc().nulls_last(), jobs.c.id)
         .limit(n)
     )
     return [target(r) for r in conn.execute(stmt).mappings()]

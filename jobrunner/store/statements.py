@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from jobrunner.store import lease_statements as leases
 from jobrunner.store.engine import insert_ignoring_conflicts
 from jobrunner.store.lease_statements import CLEARED, QUEUED, RUNNING, exhausted_or
+from jobrunner.store.piece_statements import PieceStatements, piece_statements
 from jobrunner.store.records import JobState
 from jobrunner.store.schema import attempts, jobs, transcripts, turns
 from jobrunner.store.timing import BOUND, SERVER, Timing
@@ -51,6 +52,12 @@ CLAIM_COLUMNS = (
     jobs.c.lease_expires_at,
     jobs.c.size_bytes,
     jobs.c.mtime_ns,
+    jobs.c.work_s,
+    jobs.c.parent_id,
+    jobs.c.piece_index,
+    jobs.c.start_frame,
+    jobs.c.end_frame,
+    jobs.c.source_channel,
 )
 
 
@@ -112,7 +119,7 @@ def complete(t: Timing) -> sa.Update:
             uncovered_s=None,
             **_CLEARED,
         )
-        .returning(jobs.c.id)
+        .returning(jobs.c.id, jobs.c.parent_id)
     )
 
 
@@ -131,7 +138,7 @@ def retry(t: Timing) -> sa.Update:
             updated_at=t.now,
             **_CLEARED,
         )
-        .returning(jobs.c.status)
+        .returning(jobs.c.status, jobs.c.parent_id)
     )
 
 
@@ -148,7 +155,7 @@ def fail(t: Timing) -> sa.Update:
             error_kind=sa.bindparam("kind"),
             **_CLEARED,
         )
-        .returning(jobs.c.id)
+        .returning(jobs.c.id, jobs.c.parent_id)
     )
 
 
@@ -265,6 +272,7 @@ class Statements:
     requeue: sa.Update
     cancel: sa.Update
     server_now: sa.Select[datetime]
+    pieces: PieceStatements
 
 
 @functools.cache
@@ -298,4 +306,5 @@ def statements(dialect: str, server_clock: bool = False) -> Statements:
         requeue=requeue(t),
         cancel=cancel(t),
         server_now=server_now(),
+        pieces=piece_statements(t),
     )

@@ -25,7 +25,7 @@ def test_status_json_schema_ages_and_workers(store_url: str) -> None:
     assert list(data) == [
         "schema", "generated_at", "total_jobs", "total_audio_s", "states", "queued_waiting",
         "oldest_queued", "top_failures", "workers", "turns_ended_by_close", "end_latency",
-        "uncovered",
+        "uncovered", "pieces",
     ]  # fmt: skip
     assert data["schema"] == "jobrunner.status/1"
     assert data["generated_at"] == "2030-01-02T03:05:35.678000Z"
@@ -53,6 +53,7 @@ def test_status_json_schema_ages_and_workers(store_url: str) -> None:
     assert data["turns_ended_by_close"] == 0
     assert data["end_latency"] == {"turns": 0, "p50_s": None, "p90_s": None}
     assert data["uncovered"] == 0
+    assert data["pieces"] == {"split_running": 0, "states": {}}
 
 
 def test_job_json_keys_in_their_documented_order(store_url: str) -> None:

@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 import anyio
 
 from jobrunner.errors import JobrunnerError
-from jobrunner.run.api import run_worker
+from jobrunner.run.api import run_worker, settings_for
 from jobrunner.run.multi.channel import (
     Channel,
     Failed,
@@ -57,8 +57,9 @@ class ChildRun:
                 on_outcome(done)
 
         start = self.start
+        settings = settings_for(start.settings, start.options)
         worker = Worker(
-            start.settings, self.store, start.options, on_outcome=outcome, on_progress=self.progress
+            settings, self.store, start.options, on_outcome=outcome, on_progress=self.progress
         )
         worker.limit = self.limit
         self.worker = worker

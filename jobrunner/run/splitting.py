@@ -1,0 +1,142 @@
+"""When a claimed job becomes pieces, and which: the run's half of :mod:`jobrunner.pieces`.
+
+A top-level job is split when it is long (over ``split_min_s``, default 600 s), splitting is
+on, and sessions would idle: of the run's ``-c`` sessions, those not streaming and not needed
+by the claimable queued rows that are not long jobs themselves are shared equally between
+this job and the long queued jobs (:func:`share_of`); the job gets that many pieces, each at
+least ``split_min_s / 2`` long. That floor keeps a piece's
+fixed costs (a connect, the lead-in silence, the drain) under 2 % of its audio and never cuts
+a file barely over the threshold into slivers: a file just over 600 s splits in two at most.
+Cuts come from the file's speech map (:func:`jobrunner.pieces.plan_pieces`: long silences
+only); a file whose map cannot be had is not time-sliced.
+
+Channel modes: ``split`` makes a multichannel file one piece per channel (times the time
+slices when it is also long), whatever the idle sessions: it is what the transcript is, not a
+scheduling choice. ``auto`` asks :func:`channels_differ`. ``downmix`` keeps one session over
+the downmix policy of the settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final, Literal
+
+from jobrunner.audio.speechmap import SpeechMap
+from jobrunner.config import Settings
+from jobrunner.errors import AudioError
+from jobrunner.pieces import FrameRange, plan_pieces
+from jobrunner.run.analysis import compute_map, store_map, stored_map
+from jobrunner.store import ClaimedJob, MapTarget, PieceRange, Store
+
+logger = logging.getLogger(__name__)
+
+#: a piece is at least this share of ``split_min_s`` long (see the module docstring)
+MIN_PIECE_SHARE: Final = 0.5
+
+
+def channels_differ(path: str) -> bool:
+    """Whether the channels of ``path`` really differ (``--channels auto``). Until the verdict
+    of ``jobrunner.audio.channels`` is merged, ``auto`` downmixes; that module replaces this
+    function."""
+    return False
+
+
+def share_of(sessions: int, busy: int, queued: int, long_queued: int) -> int:
+    """Sessions a long job may fill with its pieces: of ``sessions``, those not ``busy``
+    streaming and not needed by the ``queued`` claimable rows other than the ``long_queued``
+    jobs (themselves candidates for a split), shared equally with those."""
+    idle = sessions - busy - (queued - long_queued)
+    return max(1, idle // (1 + long_queued))
+
+
+def long_enough(job: ClaimedJob, settings: Settings) -> bool:
+    return settings.split and job.duration_s > settings.split_min_s
+
+
+def time_slices(duration_s: float, share: int, settings: Settings) -> int:
+    """How many time slices fill ``share`` sessions, each at least the floor long."""
+    if not settings.split or share <= 1 or duration_s <= settings.split_min_s:
+        return 1
+    return max(1, min(share, int(duration_s // (settings.split_min_s * MIN_PIECE_SHARE))))
+
+
+ChannelMode = Literal["downmix", "split"]
+
+
+def worth_a_look(job: ClaimedJob, settings: Settings) -> bool:
+    """Whether :func:`plan` could split ``job`` at all (no I/O: most jobs stop here)."""
+    return (job.channels > 1 and settings.channels != "downmix") or long_enough(job, settings)
+
+
+def channel_mode(job: ClaimedJob, settings: Settings) -> ChannelMode:
+    """How ``job``'s channels are heard (blocking for ``auto``: it reads the file)."""
+    if job.channels <= 1 or settings.channels == "downmix":
+        return "downmix"
+    if settings.channels == "auto":
+        return "split" if channels_differ(job.path) else "downmix"
+    return "split"
+
+
+def map_target(job: ClaimedJob, mode: ChannelMode) -> MapTarget | None:
+    if job.sha256 is None:
+        return None
+    downmix = job.settings.get("downmix")
+    return MapTarget(
+        job_id=job.id,
+        path=job.path,
+        sha256=job.sha256,
+        state="running",
+        channels=job.channels,
+        downmix=downmix if isinstance(downmix, str) else None,
+        duration_s=job.duration_s,
+        size_bytes=job.size_bytes,
+        mtime_ns=job.mtime_ns,
+        channel_mode=mode,
+    )
+
+
+def speech_of(store: Store, target: MapTarget) -> SpeechMap | None:
+    """The stored map of the job's content, computed and stored first when there is none;
+    ``None`` when the file cannot be mapped (then it is not time-sliced)."""
+    speech = stored_map(store, target)
+    if speech is not None:
+        return speech
+    try:
+        speech = compute_map(target)
+    except AudioError as exc:
+        logger.info("job %d: no speech map (%s); not split in time", target.job_id, exc.reason)
+        return None
+    store_map(store, target, speech)
+    return speech
+
+
+def plan(store: Store, job: ClaimedJob, settings: Settings, share: int) -> list[PieceRange] | None:
+    """The pieces of ``job``, or ``None`` when it stays whole. Blocks (the channel verdict,
+    the speech map): call it in a thread."""
+    mode = channel_mode(job, settings)
+    slices = time_slices(
+        job.duration_s, share // (job.channels if mode == "split" else 1), settings
+    )
+    if mode == "downmix" and slices <= 1:
+        return None
+    spans = [FrameRange(0, job.frames)]
+    target = map_target(job, mode)
+    if slices > 1 and target is not None and (speech := speech_of(store, target)) is not None:
+        segments = [(s.start_s, s.end_s) for channel in speech.channels for s in channel]
+        spans = plan_pieces(segments, job.frames, job.sample_rate, slices)
+    channels: list[int | None] = list(range(job.channels)) if mode == "split" else [None]
+    pieces = [PieceRange(s.start_frame, s.end_frame, c) for c in channels for s in spans]
+    return pieces if len(pieces) > 1 else None
+
+
+__all__ = [
+    "MIN_PIECE_SHARE",
+    "channel_mode",
+    "channels_differ",
+    "long_enough",
+    "plan",
+    "share_of",
+    "speech_of",
+    "time_slices",
+    "worth_a_look",
+]
