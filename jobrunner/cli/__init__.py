@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jobrunner.cli.serve:serve_command",
         "Run the local realtime server: Cartesia's Auto STT endpoint, offline.",
     ),
+    "estimate": (
+        "jobrunner.cli.estimate:estimate_command",
+        "Say what transcribing PATHS (or the queue's runnable jobs) will take, spending nothing.",
+    ),
     "run": (
         "jobrunner.cli.run:run_command",
         "Transcribe the queued jobs through at most N realtime sessions at once.",

@@ -13,6 +13,7 @@ import click
 
 from jobrunner.cli import AppContext
 from jobrunner.cli.database import open_queue
+from jobrunner.cli.estimate import queue_report
 from jobrunner.cli.progress import choose_reporter
 from jobrunner.cli.run_views import summary_json, summary_line
 from jobrunner.errors import JobrunnerError
@@ -62,6 +63,12 @@ logger = logging.getLogger(__name__)
     help="Map files ahead of their sessions and align each transcript with its speech map "
     "(speech times, latencies, coverage).",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Run nothing: print what the queue's runnable jobs would take (as `jobrunner "
+    "estimate` does; --json for one object) and exit.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON line per job outcome on stdout (below)."
@@ -84,6 +91,7 @@ def run_command(
     retry_failed: bool,
     no_wait: bool,
     speech_map: bool,
+    dry_run: bool,
     quiet: bool,
     as_json: bool,
     progress: bool | None,
@@ -117,6 +125,7 @@ def run_command(
       jobrunner run --label calls --limit 100
       jobrunner run --retry-failed
       jobrunner run --no-wait      # in a script: leave other workers' jobs to them
+      jobrunner run -c 8 --dry-run # hours, pieces, makespan and cost; nothing is spent
       jobrunner --profile local run --pace 1 --json | jq -r 'select(.outcome=="failed").path'
 
     \b
@@ -137,6 +146,10 @@ def run_command(
     settings = app.settings(
         concurrency=concurrency, pace=pace, base_url=base_url, grace_seconds=grace_seconds
     )
+    if dry_run:
+        with open_queue(settings.db_url) as store:
+            queue_report(store, settings, label=label, as_json=as_json)
+        return
     options = RunOptions(
         label=label,
         limit=limit,
