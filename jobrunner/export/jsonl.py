@@ -22,7 +22,6 @@ from jobrunner.export.dialogue import (
     channel_transcripts,
     end_of,
     label,
-    multichannel,
     ordered,
     start_of,
 )
@@ -92,14 +91,15 @@ def turn_tail_json(t: TurnView, labels: Labels = ()) -> str:
 def dialogue_json(turns: Sequence[TurnView], labels: Labels = ()) -> str:
     """A by-file object's ``dialogue`` members (and ``channel_transcripts`` when the job has
     more than one channel), after ``turns``; see :mod:`jobrunner.export.dialogue`."""
+    names = {ch: _string(label(ch, labels)) for ch in {t.channel for t in turns}}
     lines = [
-        f'{{"channel": {t.channel}, "label": {_string(label(t.channel, labels))}, '
+        f'{{"channel": {t.channel}, "label": {names[t.channel]}, '
         f'"start_s": {_s(start_of(t))}, "end_s": {_s(end_of(t))}, '
         f'"transcript": {_string(t.transcript)}}}'
         for t in ordered(turns)
     ]
     text = f'"dialogue": [{", ".join(lines)}]'
-    if multichannel(turns):
+    if len(names) > 1:
         text += f', "channel_transcripts": {_encode(channel_transcripts(turns, labels))}'
     return text
 
