@@ -14,7 +14,7 @@ from jobrunner.cli import AppContext
 from jobrunner.cli.database import open_queue
 from jobrunner.config import Settings
 from jobrunner.formatting import format_duration
-from jobrunner.pieces.estimate import SPLIT_MIN_S, Estimate, Options, estimate
+from jobrunner.pieces.estimate import SPLIT_MIN_S, Estimate, EstimateOptions, estimate
 from jobrunner.pieces.workload import CHANNEL_MODES, ChannelsMode, Workload, from_paths, from_queue
 from jobrunner.store import Store
 
@@ -23,8 +23,8 @@ PRICE_HINT = "set a price: --price X (per audio hour) or price_per_audio_hour in
 
 def options_for(
     settings: Settings, split: bool = True, split_min_s: float = SPLIT_MIN_S
-) -> Options:
-    return Options(
+) -> EstimateOptions:
+    return EstimateOptions(
         concurrency=settings.concurrency,
         pace=settings.pace,
         split=split,

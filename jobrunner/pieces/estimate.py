@@ -53,7 +53,7 @@ class Lane:
 
 
 @dataclass(frozen=True)
-class Options:
+class EstimateOptions:
     concurrency: int = 4
     pace: float = 1.0
     split: bool = True
@@ -149,7 +149,7 @@ def makespan(
     return startup_s + max(free)
 
 
-def estimate(lanes: Sequence[Lane], options: Options) -> Estimate:
+def estimate(lanes: Sequence[Lane], options: EstimateOptions) -> Estimate:
     """The :class:`Estimate` of running ``lanes`` with ``options``."""
     whole = [lane.duration_s for lane in lanes]
     split = piece_durations(lanes, options.concurrency, options.split_min_s)

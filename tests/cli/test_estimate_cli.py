@@ -96,3 +96,17 @@ def test_queue_estimate_maps_once_and_dry_run_runs_nothing(folder: Path, tmp_pat
 def states(db: Path) -> list[str]:
     lines = invoke(db, "jobs", "--json").output.splitlines()
     return [json.loads(line)["state"] for line in lines]
+
+
+def test_unreadable_files_are_listed_and_counted_whole(folder: Path, tmp_path: Path) -> None:
+    db = tmp_path / "q.db"
+    assert invoke(db, "enqueue", str(folder)).exit_code == 0
+    (folder / "short.wav").unlink()  # gone since it was enqueued
+    queue = estimate_json(db, "estimate")
+    assert queue["files"] == 3 and queue["unmapped"] == 1
+    assert [u["path"] for u in queue["unreadable"]] == [str(folder / "short.wav")]  # type: ignore[attr-defined,index]
+    (folder / "notes.wav").write_text("not audio\n")
+    bare = invoke(None, "estimate", str(folder))
+    assert bare.exit_code == 0, bare.output
+    assert bare.output.splitlines()[0].split() == ["files", "2", "(1", "unreadable)"]
+    assert f"unreadable: {folder / 'notes.wav'}: " in bare.output
