@@ -1,7 +1,7 @@
 """Why pieces are cut only in silences of at least 1.5 s: pauses inside turns versus turn ends.
 
-    python bench/pauses.py              # every file of ../shared/speech/segments.json
-    python -m bench pauses --write      # through the benchmark runner, into BENCHMARKS.md
+    python -m bench pauses            # every file of ../shared/speech/segments.json (~30 s)
+    python -m bench pauses --write    # ... and into BENCHMARKS.md (+ bench/results.json)
 
 Three measurements, no network and no server process (the server's parts are pure):
 
@@ -23,7 +23,6 @@ Three measurements, no network and no server process (the server's parts are pur
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import os
@@ -247,14 +246,3 @@ def render(result: dict[str, Any], runs: list[Any] | None = None) -> str:
             f"({det['pairs']} pairs) | {shares}; always from {_shortest_always(sweep)} |"
         )
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="three files, three gaps")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON too")
-    args = parser.parse_args()
-    res = run(smoke=args.smoke)
-    print(render(res))
-    if args.json:
-        print(json.dumps(res, indent=1))

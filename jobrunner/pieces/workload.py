@@ -20,7 +20,7 @@ from jobrunner.audio.speechmap import SpeechMap, map_file
 from jobrunner.enqueue.discover import find_files
 from jobrunner.errors import AudioError
 from jobrunner.pieces.estimate import Lane
-from jobrunner.run.analysis import compute_map, store_map, stored_map
+from jobrunner.run.analysis import analyze, compute_map, store_map, stored_map
 from jobrunner.store import JobState, MapTarget, Selector, Store
 
 ChannelsMode = Literal["downmix", "split", "auto"]
@@ -68,8 +68,7 @@ def from_paths(paths: Iterable[str | os.PathLike[str]], mode: ChannelsMode) -> W
     return work
 
 
-def _targets(store: Store, label: str | None) -> Iterator[MapTarget]:
-    selector = Selector(label=label, states=(JobState.QUEUED,))
+def _targets(store: Store, selector: Selector) -> Iterator[MapTarget]:
     after = 0
     while page := store.speech.targets(selector, after_id=after, limit=_PAGE):
         after = page[-1].job_id
@@ -77,9 +76,12 @@ def _targets(store: Store, label: str | None) -> Iterator[MapTarget]:
 
 
 def from_queue(store: Store, mode: ChannelsMode, label: str | None = None) -> Workload:
-    """Lanes of the queue's runnable (queued) jobs; maps computed once and stored."""
+    """Lanes of the queue's runnable (queued) jobs; maps computed once and stored (the
+    missing ones first, in parallel, as ``jobrunner analyze`` does)."""
+    selector = Selector(label=label, states=(JobState.QUEUED,))
+    analyze(store, selector)
     work = Workload()
-    for target in _targets(store, label):
+    for target in _targets(store, selector):
         split = _split_channels(target.path, target.channels, mode)
         # a split map is what a job streaming only its first channel needs, too
         wanted = replace(target, downmix="first") if split else target
