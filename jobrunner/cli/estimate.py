@@ -90,7 +90,7 @@ def queue_report(
 ) -> None:
     """Print the estimate of the queue's runnable jobs (``run --dry-run``, ``estimate``)."""
     work = from_queue(store, channels, label)
-    echo(estimate(work.lanes, options_for(settings, split, split_min_s)), work, as_json)
+    echo(estimate(work.files, options_for(settings, split, split_min_s)), work, as_json)
 
 
 @click.command("estimate")
@@ -162,7 +162,7 @@ def estimate_command(
     )
     if paths:
         work = from_paths(paths, mode)
-        echo(estimate(work.lanes, options_for(settings, split, split_min)), work, as_json)
+        echo(estimate(work.files, options_for(settings, split, split_min)), work, as_json)
         return
     with open_queue(settings.db_url) as store:
         queue_report(

@@ -1,10 +1,12 @@
 """What a run will take before anything is spent: pieces, makespan and cost, as pure functions.
 
-Input is the work (:class:`Lane`: one channel, or the downmix, of one file, with its speech);
-output an :class:`Estimate`. How many pieces a lane gets follows the run's rule: a lane longer
-than ``split_min_s`` is split when the sessions would otherwise idle, into about as many
-pieces as it takes to end with the rest of the work (the ideal makespan, total audio over
-``-c N``), never more than N, and only at silences (:func:`~jobrunner.pieces.plan.plan_pieces`).
+Input is the work (:class:`FileWork`: a file, the sessions it needs, its speech); output an
+:class:`Estimate`. Pieces follow the run's rule (``jobrunner.run.splitting``, as of the pieces
+branch: ``share_of`` and ``time_slices``): a file longer than ``split_min_s`` is cut in time
+when sessions would idle, into as many slices as its share of them, at most one per
+``split_min_s / 2`` of audio, and only at silences (:func:`~jobrunner.pieces.plan.plan_pieces`
+over the speech of all its channels); a file split per channel is one session per channel,
+times its slices.
 
 The makespan is a list-scheduling simulation: pieces longest first, each to the session that
 frees up first, each costing its audio at ``pace`` plus :data:`SESSION_OVERHEAD_S` (connect,
@@ -18,7 +20,6 @@ audio hour; there is no built-in price.
 from __future__ import annotations
 
 import heapq
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -29,27 +30,28 @@ from jobrunner.pieces.plan import plan_pieces
 SESSION_OVERHEAD_S: Final = 1.0
 #: once per run: interpreter start, opening the queue, the first claim (seconds)
 STARTUP_S: Final = 1.0
-#: the default shortest lane that is split (``--split-min``), as ``run`` has it
+#: the default shortest file that is split (``--split-min``), as ``run`` has it
 SPLIT_MIN_S: Final = 600.0
+#: a time slice is at least this share of ``split_min_s`` long (as ``run`` cuts)
+MIN_PIECE_SHARE: Final = 0.5
+
+Spans = tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True)
-class Lane:
-    """One session's worth of a file before splitting: a channel, or the downmix."""
+class FileWork:
+    """One file as a run would stream it."""
 
     path: str
-    channel: int | None  # None: the downmix (or the only channel)
     frames: int
     sample_rate: int
-    speech: tuple[tuple[float, float], ...] | None  # None: no speech map (cannot be split)
+    sessions: int  # 1 (the downmix, or the only channel), or one per channel when split
+    speech_s: float | None  # mapped speech over its sessions (None: no speech map)
+    cut_speech: Spans | None  # where any channel speaks: cuts avoid it (None: no map)
 
     @property
     def duration_s(self) -> float:
         return self.frames / self.sample_rate
-
-    @property
-    def speech_s(self) -> float | None:
-        return None if self.speech is None else sum(b - a for a, b in self.speech)
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,10 @@ class EstimateOptions:
 class Estimate:
     files: int
     audio_s: float  # the files' duration
-    sent_s: float  # audio sent: every lane in full
-    speech_s: float  # mapped speech over the lanes that have a map
-    unmapped: int  # lanes without a speech map (counted whole, never split)
-    sessions: int  # lanes: one per file, or per channel when channels are split
+    sent_s: float  # audio sent: every session of a file in full
+    speech_s: float  # mapped speech over the sessions of the files that have a map
+    unmapped: int  # files without a speech map (counted whole, never split in time)
+    sessions: int  # one per file, or per channel when channels are split
     pieces: int  # pieces with splitting as configured
     concurrency: int
     makespan_unsplit_s: float
@@ -105,28 +107,31 @@ class Estimate:
         }
 
 
-def piece_counts(lanes: Sequence[Lane], concurrency: int, split_min_s: float) -> list[int]:
-    """How many pieces each lane is asked for: 1 unless it is over ``split_min_s``, mapped,
-    and longer than the ideal makespan (total audio / ``concurrency``)."""
-    ideal = sum(lane.duration_s for lane in lanes) / concurrency
-    counts = []
-    for lane in lanes:
-        if lane.speech is None or lane.duration_s <= split_min_s or ideal <= 0:
-            counts.append(1)
-        else:
-            counts.append(max(1, min(concurrency, math.ceil(lane.duration_s / ideal - 1e-9))))
-    return counts
+def slice_counts(files: Sequence[FileWork], concurrency: int, split_min_s: float) -> list[int]:
+    """Time slices per file at the start of a run: the sessions the short files leave idle
+    are shared equally among the long ones; a long file with a speech map gets its share (per
+    channel when split), at most one slice per ``split_min_s / 2`` of audio, at least 1."""
+    long = [f.duration_s > split_min_s for f in files]
+    idle = concurrency - (len(files) - sum(long))
+    share = max(1, idle // max(1, sum(long)))
+    floor = split_min_s * MIN_PIECE_SHARE
+    return [
+        max(1, min(share // f.sessions, int(f.duration_s // floor)))
+        if is_long and f.cut_speech is not None
+        else 1
+        for f, is_long in zip(files, long, strict=True)
+    ]
 
 
-def piece_durations(lanes: Sequence[Lane], concurrency: int, split_min_s: float) -> list[float]:
-    """The audio seconds of every piece the lanes are cut into (see :func:`piece_counts`)."""
+def piece_durations(files: Sequence[FileWork], concurrency: int, split_min_s: float) -> list[float]:
+    """The audio seconds of every piece the files are cut into (see :func:`slice_counts`)."""
     out: list[float] = []
-    for lane, count in zip(lanes, piece_counts(lanes, concurrency, split_min_s), strict=True):
-        if count == 1 or lane.speech is None:
-            out.append(lane.duration_s)
+    for f, count in zip(files, slice_counts(files, concurrency, split_min_s), strict=True):
+        if count == 1 or f.cut_speech is None:
+            out += [f.duration_s] * f.sessions
             continue
-        ranges = plan_pieces(lane.speech, lane.frames, lane.sample_rate, count)
-        out += [r.frames / lane.sample_rate for r in ranges]
+        ranges = plan_pieces(f.cut_speech, f.frames, f.sample_rate, count)
+        out += [r.frames / f.sample_rate for r in ranges] * f.sessions
     return out
 
 
@@ -149,26 +154,23 @@ def makespan(
     return startup_s + max(free)
 
 
-def estimate(lanes: Sequence[Lane], options: EstimateOptions) -> Estimate:
-    """The :class:`Estimate` of running ``lanes`` with ``options``."""
-    whole = [lane.duration_s for lane in lanes]
-    split = piece_durations(lanes, options.concurrency, options.split_min_s)
+def estimate(files: Sequence[FileWork], options: EstimateOptions) -> Estimate:
+    """The :class:`Estimate` of running ``files`` with ``options``."""
+    whole = [f.duration_s for f in files for _ in range(f.sessions)]
+    split = piece_durations(files, options.concurrency, options.split_min_s)
     timing = {
         "pace": options.pace,
         "session_overhead_s": options.session_overhead_s,
         "startup_s": options.startup_s,
     }
-    durations: dict[str, float] = {}
-    for lane in lanes:
-        durations.setdefault(lane.path, lane.duration_s)
     return Estimate(
-        files=len(durations),
-        audio_s=sum(durations.values()),
+        files=len(files),
+        audio_s=sum(f.duration_s for f in files),
         sent_s=sum(whole),
-        speech_s=sum(lane.speech_s or 0.0 for lane in lanes),
-        unmapped=sum(lane.speech is None for lane in lanes),
-        sessions=len(lanes),
-        pieces=len(split) if options.split else len(lanes),
+        speech_s=sum(f.speech_s or 0.0 for f in files),
+        unmapped=sum(f.speech_s is None for f in files),
+        sessions=len(whole),
+        pieces=len(split) if options.split else len(whole),
         concurrency=options.concurrency,
         makespan_unsplit_s=makespan(whole, options.concurrency, **timing),
         makespan_split_s=makespan(split, options.concurrency, **timing),

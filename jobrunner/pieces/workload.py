@@ -1,10 +1,10 @@
-"""The work an estimate is made of: each file's sessions (lanes) and their speech, read from disk.
+"""The work an estimate is made of: each file's sessions and its speech, read from disk.
 
 Two sources: bare paths (probed and mapped here, nothing stored) and a queue's runnable jobs
 (maps reused from the store, or computed once and stored as ``jobrunner analyze`` would, so
-the run that follows does not map them again). The channel mode decides the lanes: a
-multichannel file is one lane per channel when split (``auto``: when
-:func:`~jobrunner.audio.channels.channels_differ` says so), else one downmixed lane.
+the run that follows does not map them again). The channel mode decides the sessions: a
+multichannel file is one session per channel when split (``auto``: when
+:func:`~jobrunner.audio.channels.channels_differ` says so), else one over the downmix.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from jobrunner.audio.probe import probe
 from jobrunner.audio.speechmap import SpeechMap, map_file
 from jobrunner.enqueue.discover import find_files
 from jobrunner.errors import AudioError
-from jobrunner.pieces.estimate import Lane
+from jobrunner.pieces.estimate import FileWork
 from jobrunner.run.analysis import analyze, compute_map, store_map, stored_map
 from jobrunner.store import JobState, MapTarget, Selector, Store
 
@@ -30,7 +30,7 @@ _PAGE: Final = 500
 
 @dataclass
 class Workload:
-    lanes: list[Lane] = field(default_factory=list)
+    files: list[FileWork] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
@@ -45,16 +45,21 @@ def _split_channels(path: str, channels: int, mode: ChannelsMode) -> bool:
         return False  # unreadable now: the run will say so; estimate it as one session
 
 
-def _lanes(path: str, speech: SpeechMap, split: bool) -> list[Lane]:
-    frames = round(speech.duration_s * speech.sample_rate)
-    spans = [tuple((s.start_s, s.end_s) for s in channel) for channel in speech.channels]
-    if split:
-        return [Lane(path, ch, frames, speech.sample_rate, s) for ch, s in enumerate(spans)]
-    return [Lane(path, None, frames, speech.sample_rate, spans[0])]
+def _work(path: str, speech: SpeechMap, split: bool) -> FileWork:
+    channels = speech.channels if split else speech.channels[:1]
+    union = sorted((s.start_s, s.end_s) for channel in channels for s in channel)
+    return FileWork(
+        path=path,
+        frames=round(speech.duration_s * speech.sample_rate),
+        sample_rate=speech.sample_rate,
+        sessions=len(channels),
+        speech_s=sum(speech.speech_s(c) for c in range(len(channels))),
+        cut_speech=tuple(union),
+    )
 
 
 def from_paths(paths: Iterable[str | os.PathLike[str]], mode: ChannelsMode) -> Workload:
-    """Lanes of the audio files at ``paths`` (folders walked as ``enqueue`` walks them)."""
+    """The audio files at ``paths`` (folders walked as ``enqueue`` walks them)."""
     work = Workload()
     for path in find_files(paths).files:
         try:
@@ -64,7 +69,7 @@ def from_paths(paths: Iterable[str | os.PathLike[str]], mode: ChannelsMode) -> W
         except AudioError as exc:
             work.unreadable.append((path, exc.reason))
             continue
-        work.lanes += _lanes(path, speech, split)
+        work.files.append(_work(path, speech, split))
     return work
 
 
@@ -76,7 +81,7 @@ def _targets(store: Store, selector: Selector) -> Iterator[MapTarget]:
 
 
 def from_queue(store: Store, mode: ChannelsMode, label: str | None = None) -> Workload:
-    """Lanes of the queue's runnable (queued) jobs; maps computed once and stored (the
+    """The queue's runnable (queued) jobs; maps computed once and stored (the
     missing ones first, in parallel, as ``jobrunner analyze`` does)."""
     selector = Selector(label=label, states=(JobState.QUEUED,))
     analyze(store, selector)
@@ -92,12 +97,9 @@ def from_queue(store: Store, mode: ChannelsMode, label: str | None = None) -> Wo
                 store_map(store, wanted, speech)
         except AudioError as exc:
             work.unreadable.append((target.path, exc.reason))
-            duration = target.duration_s or 0.0
-            lanes = target.channels if split else 1
-            work.lanes += [
-                Lane(target.path, ch if split else None, round(duration * 1000), 1000, None)
-                for ch in range(lanes)
-            ]
+            frames = round((target.duration_s or 0.0) * 1000)
+            sessions = target.channels if split else 1
+            work.files.append(FileWork(target.path, frames, 1000, sessions, None, None))
             continue
-        work.lanes += _lanes(target.path, speech, split)
+        work.files.append(_work(target.path, speech, split))
     return work
