@@ -7,6 +7,7 @@ Public API::
     export(store, "jsonl", out=sys.stdout.buffer)          # a binary stream: written as is
     export(store, "srt", out=Path("subs/"))                 # one file per job
     export(store, "vtt", out=Path("subs/"), times="event")  # cues at event times
+    export(store, "srt", out=Path("subs/"), channel_labels=["agent", "caller"])
 
 Jobs are streamed from the store page by page (:meth:`Store.iter_export`), so memory does not
 grow with the number of jobs or turns. ``jsonl`` and ``csv`` write one document, ``srt``,
@@ -14,8 +15,9 @@ grow with the number of jobs or turns. ``jsonl`` and ``csv`` write one document,
 half-written (see :mod:`jobrunner.export.output`). Fields: :mod:`jobrunner.export.fields`.
 
 Modules: ``fields`` (names, order, values), ``jsonl``, ``csv``, ``subtitles`` (SRT/WebVTT),
-``text`` (TXT), ``output`` (atomic files and folders), ``owned`` (which files of a folder an
-export wrote, so it never replaces a user's).
+``text`` (TXT), ``dialogue`` (the turns of all channels in speech order, channel labels),
+``output`` (atomic files and folders), ``owned`` (which files of a folder an export wrote, so it
+never replaces a user's).
 """
 
 from __future__ import annotations
