@@ -18,7 +18,7 @@ TEMPLATE = Path(__file__).with_name("BENCHMARKS.template.md")
 #: benchmarks with a section of their own in the template (the rest go under "other")
 SECTIONS = (
     "makespan", "pacing", "processes", "resources", "scaling", "run", "enqueue", "export",
-    "store_pg", "vad", "report_speed", "speechmap", "split",
+    "store_pg", "vad", "report_speed", "speechmap", "split", "pauses",
 )  # fmt: skip
 
 
@@ -382,6 +382,7 @@ RENDERERS: dict[str, Callable[[Any, list[Any]], str]] = {
     "report_speed": lambda result, runs: _report_speed().render(result, runs),
     "speechmap": lambda result, runs: _speechmap().render(result, runs),
     "split": lambda result, runs: _split().render(result, runs),
+    "pauses": lambda result, runs: _pauses().render(result, runs),
 }
 
 
@@ -410,6 +411,13 @@ def _speechmap() -> Any:
     import bench.speechmap
 
     return bench.speechmap
+
+
+def _pauses() -> Any:
+    """bench.pauses imports the detector and the server's turn detector: only when rendered."""
+    import bench.pauses
+
+    return bench.pauses
 
 
 def render(name: str, result: Any, runs: list[Any]) -> str:

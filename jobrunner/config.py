@@ -112,6 +112,9 @@ class Settings:
     open_timeout_s: float = 10.0
     stall_timeout_s: float = 20.0
     drain_timeout_s: float = 20.0
+    # estimate: no built-in price (``jobrunner estimate --price``); export: names of channels
+    price_per_audio_hour: float | None = None
+    channel_labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.chunk_ms <= 0 or self.chunk_ms > 1000:
@@ -131,6 +134,8 @@ class Settings:
             raise ConfigError(f"channels must be one of {known}, got {self.channels!r}")
         if self.split_min_s <= 0:
             raise ConfigError(f"split_min_s must be > 0, got {self.split_min_s}")
+        if self.price_per_audio_hour is not None and self.price_per_audio_hour < 0:
+            raise ConfigError(f"price_per_audio_hour must be >= 0, got {self.price_per_audio_hour}")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -163,7 +168,7 @@ class Settings:
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
 #: TOML sections are for humans; they flatten onto Settings fields.
-_SECTIONS = ("service", "audio", "turns", "run", "retry", "timeouts", "database")
+_SECTIONS = ("service", "audio", "turns", "run", "retry", "timeouts", "database", "export")
 
 
 def _profile_path(profile: str) -> Path:
@@ -204,7 +209,7 @@ def _coerce(name: str, value: Any) -> Any:
         return None
     if name == "api_key":
         return value if isinstance(value, Secret) else Secret(str(value))
-    if name == "keyterms":
+    if name in ("keyterms", "channel_labels"):
         if isinstance(value, str):
             return tuple(t for t in (s.strip() for s in value.split(",")) if t)
         return tuple(str(v) for v in value)
@@ -214,7 +219,7 @@ def _coerce(name: str, value: Any) -> Any:
             return bool(value)
         if isinstance(default, int) or name == "turn_end_timeout_ms":
             return int(float(value))
-        if isinstance(default, float) or name.startswith("turn_"):
+        if isinstance(default, float) or name.startswith("turn_") or name.startswith("price_"):
             return float(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name}: not a number: {value!r}") from exc

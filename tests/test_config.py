@@ -94,3 +94,22 @@ def test_fingerprint_tracks_only_result_settings() -> None:
     assert base.fingerprint() != base.replace(turn_end_threshold=0.3).fingerprint()
     assert base.fingerprint() != base.replace(keyterms=("Cartesia",)).fingerprint()
     assert base.fingerprint() != base.replace(model="ink-3").fingerprint()
+
+
+def test_price_and_channel_labels_from_a_profile_and_flags(tmp_path: Path) -> None:
+    assert load_settings(env={}).price_per_audio_hour is None  # no built-in price
+    profile = tmp_path / "mine.toml"
+    profile.write_text(
+        'price_per_audio_hour = 0.3\n[export]\nchannel_labels = ["agent", "caller"]\n'
+    )
+    settings = load_settings(profile=str(profile), env={})
+    assert settings.price_per_audio_hour == 0.3
+    assert settings.channel_labels == ("agent", "caller")
+    flags = load_settings(
+        profile=str(profile),
+        env={},
+        overrides={"channel_labels": "a, b", "price_per_audio_hour": 1},
+    )
+    assert (flags.channel_labels, flags.price_per_audio_hour) == (("a", "b"), 1.0)
+    with pytest.raises(ConfigError, match="price_per_audio_hour"):
+        load_settings(env={}, overrides={"price_per_audio_hour": -1})

@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jobrunner.cli.serve:serve_command",
         "Run the local server: Cartesia's three STT endpoints, offline, on one port.",
     ),
+    "estimate": (
+        "jobrunner.cli.estimate:estimate_command",
+        "Say what transcribing PATHS (or the queue's runnable jobs) will take, spending nothing.",
+    ),
     "run": (
         "jobrunner.cli.run:run_command",
         "Transcribe the queued jobs through at most N realtime sessions at once.",

@@ -48,6 +48,12 @@ from jobrunner.export import FOLDER_FORMATS, FORMATS, TIMES, By, Format, Times, 
     "cannot say) or from the events (event: start_s..end_s).",
 )
 @click.option(
+    "--channel-labels",
+    metavar="A,B,...",
+    help="Names of channels 0, 1, ... (e.g. agent,caller; setting channel_labels): the "
+    "speaker column, the dialogue's labels, and a prefix on every srt/vtt cue.",
+)
+@click.option(
     "--overwrite",
     is_flag=True,
     help="srt/vtt/txt: also replace files in the folder that no export wrote (refused by default).",
@@ -62,6 +68,7 @@ def export_command(
     output: str | None,
     bom: bool,
     times: str | None,
+    channel_labels: str | None,
     overwrite: bool,
 ) -> None:
     """Export jobs with their transcripts and per-turn timings, in id order.
@@ -77,6 +84,7 @@ def export_command(
       jobrunner export --format csv --by turn -o turns.csv
       jobrunner export --format srt -o subtitles/
       jobrunner export --format vtt --times event -o subtitles/
+      jobrunner export --format srt --channel-labels agent,caller -o subtitles/
       jobrunner export --label calls | jq -r 'select(.status == "failed") | .path'
 
     \b
@@ -84,9 +92,11 @@ def export_command(
       by file: job_id, path, label, status, error_kind, error, duration_s, sample_rate,
         channels, format, subtype, sha256, encoding, model, request_id, attempts,
         transcript_attempt, finished_at, turn_count, transcript, coverage, uncovered_s
-        (JSONL adds turns: [{index, channel, transcript, <timings>, ended_by, <speech>}])
+        (JSONL adds turns: [{index, channel, transcript, <timings>, ended_by, <speech>}],
+        dialogue: [{channel, label, start_s, end_s, transcript}], and channel_transcripts:
+        [{channel, label, transcript}] when the job has turns on several channels)
       by turn: job_id, path, label, status, sha256, model, request_id, turn_index, channel,
-        <timings>, transcript, ended_by, <speech>
+        <timings>, transcript, ended_by, <speech>, speaker
       timings: start_s, end_s, first_update_s, eager_end_s, updates, eager_ends, resumes,
         start_wall_s, end_wall_s
       speech: speech_start_s, speech_end_s, end_latency_s, start_latency_s, eager_latency_s
@@ -101,6 +111,8 @@ def export_command(
     eager_end_s - speech_end_s; null where no map was computed or it cannot place the turn.
     coverage is covered/uncovered (null without a map): uncovered means mapped speech that no
     turn accounts for (uncovered_s seconds): see jobs --uncovered and retry --uncovered.
+    dialogue orders the turns of all channels by speech start (start_s where the map cannot
+    say); label and speaker are the channel's name from --channel-labels, else its number.
 
     \b
     CSV: text fields quoted, numbers not, CRLF; reads back exactly with Python's csv module.
@@ -114,7 +126,7 @@ def export_command(
         raise UsageError("--times is for --format srt and vtt")
     if output is None and fmt in FOLDER_FORMATS:
         raise UsageError(f"--format {fmt} writes one file per job: give -o FOLDER")
-    settings = app.settings()
+    settings = app.settings(channel_labels=channel_labels)
     out: Path | BinaryIO
     if output is None or output == "-":
         sys.stdout.flush()  # anything click wrote goes first
@@ -133,6 +145,7 @@ def export_command(
                 bom=bom,
                 overwrite=overwrite,
                 times=cast(Times, times or "speech"),
+                channel_labels=settings.channel_labels,
             )
         except BrokenPipeError:
             # the reader went away (``| head``): stop quietly, as a pipeline expects

@@ -13,6 +13,7 @@ import click
 
 from jobrunner.cli import AppContext
 from jobrunner.cli.database import open_queue
+from jobrunner.cli.estimate import queue_report
 from jobrunner.cli.progress import choose_reporter
 from jobrunner.cli.run_views import summary_json, summary_line
 from jobrunner.errors import JobrunnerError
@@ -85,6 +86,12 @@ logger = logging.getLogger(__name__)
     help="Multichannel files: one session over the downmix (default), one per channel "
     "(split), or split when the channels differ (auto). Set at enqueue, it is the job's.",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Run nothing: print what the queue's runnable jobs would take (as `jobrunner "
+    "estimate` does; --json for one object) and exit.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON line per job outcome on stdout (below)."
@@ -111,6 +118,7 @@ def run_command(
     split: bool | None,
     split_min: float | None,
     channels: str | None,
+    dry_run: bool,
     quiet: bool,
     as_json: bool,
     progress: bool | None,
@@ -158,6 +166,7 @@ def run_command(
       jobrunner run --label calls --limit 100
       jobrunner run --retry-failed
       jobrunner run --no-wait      # in a script: leave other workers' jobs to them
+      jobrunner run -c 8 --dry-run # hours, pieces, makespan and cost; nothing is spent
       jobrunner --profile local run --pace 1 --json | jq -r 'select(.outcome=="failed").path'
 
     \b
@@ -185,6 +194,10 @@ def run_command(
         split_min_s=split_min,
         channels=channels,
     )
+    if dry_run:
+        with open_queue(settings.db_url) as store:
+            queue_report(store, settings, label=label, as_json=as_json)
+        return
     options = RunOptions(
         label=label,
         limit=limit,

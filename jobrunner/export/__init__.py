@@ -7,6 +7,7 @@ Public API::
     export(store, "jsonl", out=sys.stdout.buffer)          # a binary stream: written as is
     export(store, "srt", out=Path("subs/"))                 # one file per job
     export(store, "vtt", out=Path("subs/"), times="event")  # cues at event times
+    export(store, "srt", out=Path("subs/"), channel_labels=["agent", "caller"])
 
 Jobs are streamed from the store page by page (:meth:`Store.iter_export`), so memory does not
 grow with the number of jobs or turns. ``jsonl`` and ``csv`` write one document, ``srt``,
@@ -14,13 +15,14 @@ grow with the number of jobs or turns. ``jsonl`` and ``csv`` write one document,
 half-written (see :mod:`jobrunner.export.output`). Fields: :mod:`jobrunner.export.fields`.
 
 Modules: ``fields`` (names, order, values), ``jsonl``, ``csv``, ``subtitles`` (SRT/WebVTT),
-``text`` (TXT), ``output`` (atomic files and folders), ``owned`` (which files of a folder an
-export wrote, so it never replaces a user's).
+``text`` (TXT), ``dialogue`` (the turns of all channels in speech order, channel labels),
+``output`` (atomic files and folders), ``owned`` (which files of a folder an export wrote, so it
+never replaces a user's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -37,7 +39,7 @@ from jobrunner.store import ExportJob, Store
 Format = Literal["jsonl", "csv", "srt", "vtt", "txt"]
 By = Literal["file", "turn"]
 
-Writer = Callable[[Iterable[ExportJob], str, TextIO], tuple[int, int]]
+Writer = Callable[[Iterable[ExportJob], str, TextIO, Sequence[str]], tuple[int, int]]
 Renderer = Callable[[ExportJob], Iterator[str]]
 
 #: formats written as one document (a file or a stream)
@@ -82,6 +84,7 @@ def export(
     overwrite: bool = False,
     page_size: int = 200,
     times: Times = "speech",
+    channel_labels: Sequence[str] = (),
 ) -> ExportSummary:
     """Export the jobs matching ``states``/``label`` (all jobs by default, in id order).
 
@@ -92,7 +95,9 @@ def export(
     wrote; by default such a file is a :class:`UsageError` and nothing is written. A document
     (``-o FILE``) is the file the caller named, and is always replaced. ``times`` (``srt`` and
     ``vtt``): cues at the turns' speech times (``speech``, event times where the speech map
-    cannot say) or at their event times (``event``).
+    cannot say) or at their event times (``event``). ``channel_labels`` name channels 0, 1, ...
+    (the ``speaker`` of a turn, the ``label`` in a dialogue; SRT/VTT cues are prefixed with it
+    when given, or when a job has turns on several channels).
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r} (choose from: {', '.join(FORMATS)})")
@@ -108,17 +113,19 @@ def export(
             raise UsageError(f"--by turn is for jsonl and csv; {fmt} writes one file per job")
         if not isinstance(out, Path):
             raise UsageError(f"--format {fmt} writes one file per job: give -o FOLDER")
-        return _export_folder(store, fmt, states, label, out, page_size, overwrite, times)
+        return _export_folder(
+            store, fmt, states, label, out, page_size, overwrite, times, tuple(channel_labels)
+        )
     write = DOCUMENT_FORMATS[fmt]
     if out is None:
         raise UsageError(f"--format {fmt}: give -o FILE or -o - for stdout")
     jobs = store.iter_export(states=states, label=label, page_size=page_size)
     if isinstance(out, Path):
         with atomic_file(out, bom=bom) as f:
-            n_jobs, n_turns = write(jobs, by, f)
+            n_jobs, n_turns = write(jobs, by, f, tuple(channel_labels))
         return ExportSummary(n_jobs, n_turns, 1, 0, str(out))
     with text_stream(out, bom=bom) as f:
-        n_jobs, n_turns = write(jobs, by, f)
+        n_jobs, n_turns = write(jobs, by, f, tuple(channel_labels))
     return ExportSummary(n_jobs, n_turns, 0, 0, "stdout")
 
 
@@ -131,10 +138,11 @@ def _export_folder(
     page_size: int,
     overwrite: bool,
     times: Times,
+    labels: tuple[str, ...],
 ) -> ExportSummary:
     suffix, render = FOLDER_FORMATS[fmt]
     if render in (srt, vtt):
-        render = partial(render, times=times)
+        render = partial(render, times=times, labels=labels)
     n_jobs = n_turns = skipped = 0
     with staged_folder(target, suffix, overwrite=overwrite) as folder:
         for e in store.iter_export(states=states, label=label, page_size=page_size):

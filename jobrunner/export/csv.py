@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from jobrunner.export.dialogue import Labels, label
 from jobrunner.export.fields import FILE_FIELDS, TURN_FIELDS, file_row, job_key
 from jobrunner.store import ExportJob, TurnView
 
@@ -47,7 +48,7 @@ def _s(seconds: float | None) -> str:
     return '""' if seconds is None else repr(round(seconds * 1000) / 1000)
 
 
-def turn_tail(t: TurnView) -> str:
+def turn_tail(t: TurnView, labels: Labels = ()) -> str:
     """A by-turn row's fields after the job's (``TURN_FIELDS[JOB_KEY_LENGTH:]``), and the line
     end."""
     return (
@@ -55,13 +56,16 @@ def turn_tail(t: TurnView) -> str:
         f"{_s(t.first_update_audio_s)},{_s(t.eager_end_audio_s)},"
         f"{t.updates},{t.eager_ends},{t.resumes},{_s(t.start_wall_s)},{_s(t.end_wall_s)},"
         f"{_q(t.transcript)},{_q(t.ended_by)},{_s(t.speech_start_s)},{_s(t.speech_end_s)},"
-        f"{_s(t.end_latency_s)},{_s(t.start_latency_s)},{_s(t.eager_latency_s)}{LINE_END}"
+        f"{_s(t.end_latency_s)},{_s(t.start_latency_s)},{_s(t.eager_latency_s)},"
+        f"{_q(label(t.channel, labels))}{LINE_END}"
     )
 
 
-def write_csv(jobs: Iterable[ExportJob], by: str, out: TextIO) -> tuple[int, int]:
+def write_csv(
+    jobs: Iterable[ExportJob], by: str, out: TextIO, labels: Labels = ()
+) -> tuple[int, int]:
     """Write a header and ``jobs`` to ``out`` (opened with ``newline=""``); returns
-    (jobs read, turns written)."""
+    (jobs read, turns written). ``labels`` name the channels in the ``speaker`` column."""
     write = out.write
     write(line(FILE_FIELDS if by == "file" else TURN_FIELDS))
     n_jobs = n_turns = 0
@@ -72,5 +76,5 @@ def write_csv(jobs: Iterable[ExportJob], by: str, out: TextIO) -> tuple[int, int
             write(line(file_row(e)))
         elif e.turns:
             head = ",".join(fields(job_key(e))) + ","  # the job's fields, once per job
-            write(head + head.join([turn_tail(t) for t in e.turns]))
+            write(head + head.join([turn_tail(t, labels) for t in e.turns]))
     return n_jobs, n_turns

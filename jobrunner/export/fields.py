@@ -20,12 +20,18 @@ file, and the latencies are event time minus speech time on the same audio clock
 millisecond); null where no map was computed or the map cannot place the turn. The job's
 ``coverage`` (``covered``/``uncovered``, null without a map) and ``uncovered_s`` are the
 coverage check's verdict (:mod:`jobrunner.timing.coverage`).
+
+``speaker`` (per turn) is the channel's label (:mod:`jobrunner.export.dialogue`): the name
+given with ``--channel-labels``, else the channel number as text. JSONL by file adds
+``dialogue`` after ``turns`` (every channel's turns in speech order), and
+``channel_transcripts`` when the job has turns on more than one channel.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from jobrunner.export.dialogue import Labels, label
 from jobrunner.formatting import iso
 from jobrunner.store import ExportJob, TurnView
 
@@ -102,6 +108,7 @@ TURN_FIELDS: tuple[str, ...] = (
     "transcript",
     "ended_by",
     *SPEECH_FIELDS,
+    "speaker",
 )
 
 
@@ -181,6 +188,7 @@ def job_key(e: ExportJob) -> tuple[Any, ...]:
     return (j.id, j.path, j.label, j.state, j.sha256, e.settings.get("model"), e.request_id)
 
 
-def turn_part(t: TurnView) -> tuple[Any, ...]:
+def turn_part(t: TurnView, labels: Labels = ()) -> tuple[Any, ...]:
     """The turn's values that follow :func:`job_key` in a :data:`TURN_FIELDS` row."""
-    return (t.index, t.channel, *timings(t), t.transcript, t.ended_by, *speech(t))
+    speaker = label(t.channel, labels)
+    return (t.index, t.channel, *timings(t), t.transcript, t.ended_by, *speech(t), speaker)

@@ -14,9 +14,17 @@ from __future__ import annotations
 
 import json
 import json.encoder
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
+from jobrunner.export.dialogue import (
+    Labels,
+    channel_transcripts,
+    end_of,
+    label,
+    ordered,
+    start_of,
+)
 from jobrunner.export.fields import FILE_FIELDS, JOB_KEY_LENGTH, TURN_FIELDS, file_row, job_key
 from jobrunner.store import ExportJob, TurnView
 
@@ -70,18 +78,37 @@ def nested_turn_json(t: TurnView) -> str:
     )
 
 
-def turn_tail_json(t: TurnView) -> str:
+def turn_tail_json(t: TurnView, labels: Labels = ()) -> str:
     """A by-turn object's members after the job's (``TURN_FIELDS[JOB_KEY_LENGTH:]``), and
     the closing brace."""
     return (
         f'"turn_index": {t.index}, "channel": {t.channel}, {_timings(t)}, '
         f'"transcript": {_string(t.transcript)}, "ended_by": {_string(t.ended_by)}, '
-        f"{_speech(t)}}}"
+        f'{_speech(t)}, "speaker": {_string(label(t.channel, labels))}}}'
     )
 
 
-def write_jsonl(jobs: Iterable[ExportJob], by: str, out: TextIO) -> tuple[int, int]:
-    """Write ``jobs`` to ``out``; returns (jobs read, turns written)."""
+def dialogue_json(turns: Sequence[TurnView], labels: Labels = ()) -> str:
+    """A by-file object's ``dialogue`` members (and ``channel_transcripts`` when the job has
+    more than one channel), after ``turns``; see :mod:`jobrunner.export.dialogue`."""
+    names = {ch: _string(label(ch, labels)) for ch in {t.channel for t in turns}}
+    lines = [
+        f'{{"channel": {t.channel}, "label": {names[t.channel]}, '
+        f'"start_s": {_s(start_of(t))}, "end_s": {_s(end_of(t))}, '
+        f'"transcript": {_string(t.transcript)}}}'
+        for t in ordered(turns)
+    ]
+    text = f'"dialogue": [{", ".join(lines)}]'
+    if len(names) > 1:
+        text += f', "channel_transcripts": {_encode(channel_transcripts(turns, labels))}'
+    return text
+
+
+def write_jsonl(
+    jobs: Iterable[ExportJob], by: str, out: TextIO, labels: Labels = ()
+) -> tuple[int, int]:
+    """Write ``jobs`` to ``out``; returns (jobs read, turns written). ``labels`` name the
+    channels (``speaker``, and the dialogue's ``label``)."""
     n_jobs = n_turns = 0
     write = out.write
     key_fields = TURN_FIELDS[:JOB_KEY_LENGTH]
@@ -91,10 +118,11 @@ def write_jsonl(jobs: Iterable[ExportJob], by: str, out: TextIO) -> tuple[int, i
         if by == "file":
             head = _encode(dict(zip(FILE_FIELDS, file_row(e), strict=True)))[:-1]
             turns = ", ".join([nested_turn_json(t) for t in e.turns])
-            write(one_line(f'{head}, "turns": [{turns}]}}') + "\n")
+            tail = dialogue_json(e.turns, labels)
+            write(one_line(f'{head}, "turns": [{turns}], {tail}}}') + "\n")
         elif e.turns:
             # the job's members are encoded once and put in front of each turn's
             head = _encode(dict(zip(key_fields, job_key(e), strict=True)))[:-1] + ", "
-            tails = [turn_tail_json(t) for t in e.turns]
+            tails = [turn_tail_json(t, labels) for t in e.turns]
             write(one_line(head + ("\n" + head).join(tails)) + "\n")
     return n_jobs, n_turns

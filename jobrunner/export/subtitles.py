@@ -8,6 +8,9 @@ such a cue never runs into the next one. ``times="event"`` uses the event times 
 so a cue starts somewhat after the words do and ends after the speaker's closing silence, as
 before the speech map existed. Nothing is shifted by a guessed constant.
 
+When the job has turns on more than one channel, or channel labels are given, each cue starts
+with its speaker: ``agent: Hello.`` (the channel's label, :mod:`jobrunner.export.dialogue`).
+
 Cue text is the turn's text with the joining space (and any other outer whitespace) trimmed
 and blank lines removed, because a blank line ends a cue in both formats; WebVTT also escapes
 ``&``, ``<`` and ``>``. Turns with no text give no cue. Cues are ordered by start time
@@ -23,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from jobrunner.export.dialogue import Labels, label, multichannel
 from jobrunner.store import ExportJob, TurnView
 
 Times = Literal["speech", "event"]
@@ -56,13 +60,16 @@ def _span(t: TurnView, times: Times) -> tuple[float | None, float | None, bool]:
     return start, end, t.speech_start_s is None or t.speech_end_s is None
 
 
-def cues(job: ExportJob, times: Times = "speech") -> list[Cue]:
-    """The cues of a job, in time order."""
+def cues(job: ExportJob, times: Times = "speech", labels: Labels = ()) -> list[Cue]:
+    """The cues of a job, in time order (prefixed with the speaker: see the module)."""
     raw: list[tuple[float, int, int, float, str, bool]] = []
+    speakers = bool(labels) or multichannel(job.turns)
     for t in job.turns:
         text = cue_text(t.transcript)
         if not text:
             continue
+        if speakers:
+            text = f"{label(t.channel, labels)}: {text}"
         first, last, fallback = _span(t, times)
         start = first if first is not None else last
         start = 0.0 if start is None else max(0.0, start)
@@ -91,9 +98,9 @@ def timestamp(seconds: float, decimal: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{ms:03d}"
 
 
-def srt(job: ExportJob, times: Times = "speech") -> Iterator[str]:
+def srt(job: ExportJob, times: Times = "speech", labels: Labels = ()) -> Iterator[str]:
     """The SRT document of one job, in pieces (empty when the job has no spoken turn)."""
-    for n, cue in enumerate(cues(job, times), 1):
+    for n, cue in enumerate(cues(job, times, labels), 1):
         span = f"{timestamp(cue.start_s, ',')} --> {timestamp(cue.end_s, ',')}"
         yield f"{n}\n{span}\n{cue.text}\n\n"
 
@@ -102,9 +109,9 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def vtt(job: ExportJob, times: Times = "speech") -> Iterator[str]:
+def vtt(job: ExportJob, times: Times = "speech", labels: Labels = ()) -> Iterator[str]:
     """The WebVTT document of one job, in pieces."""
     yield "WEBVTT\n\n"
-    for cue in cues(job, times):
+    for cue in cues(job, times, labels):
         span = f"{timestamp(cue.start_s, '.')} --> {timestamp(cue.end_s, '.')}"
         yield f"{span}\n{_vtt_escape(cue.text)}\n\n"

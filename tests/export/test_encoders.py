@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from jobrunner.export import csv as export_csv
 from jobrunner.export import jsonl
+from jobrunner.export.dialogue import channel_transcripts, dialogue, multichannel
 from jobrunner.export.fields import (
     JOB_KEY_LENGTH,
     NESTED_TURN_FIELDS,
@@ -51,6 +52,7 @@ TURN = st.builds(
     end_latency_s=LATENCY,
     eager_latency_s=LATENCY,
 )
+LABELS = st.lists(TEXT, max_size=3).map(tuple)
 VALUE = st.one_of(st.none(), TEXT, st.integers(), st.floats(allow_nan=False, allow_infinity=False))
 
 
@@ -67,9 +69,9 @@ def test_csv_rows_are_what_csv_writer_writes(row: list[Any]) -> None:
     assert back == ["" if v is None else str(v) for v in row]
 
 
-@given(TURN)
-def test_csv_turn_rows_are_what_csv_writer_writes(turn: TurnView) -> None:
-    assert export_csv.turn_tail(turn) == csv_writer_line(turn_part(turn))
+@given(TURN, LABELS)
+def test_csv_turn_rows_are_what_csv_writer_writes(turn: TurnView, labels: tuple[str, ...]) -> None:
+    assert export_csv.turn_tail(turn, labels) == csv_writer_line(turn_part(turn, labels))
 
 
 @given(TURN)
@@ -78,10 +80,23 @@ def test_nested_turn_json_is_what_json_dumps_writes(turn: TurnView) -> None:
     assert jsonl.nested_turn_json(turn) == json.dumps(obj, ensure_ascii=False)
 
 
-@given(TURN, st.lists(VALUE, min_size=JOB_KEY_LENGTH, max_size=JOB_KEY_LENGTH))
-def test_by_turn_json_is_what_json_dumps_writes(turn: TurnView, key: list[Any]) -> None:
-    obj = dict(zip(TURN_FIELDS, (*key, *turn_part(turn)), strict=True))
+@given(TURN, st.lists(VALUE, min_size=JOB_KEY_LENGTH, max_size=JOB_KEY_LENGTH), LABELS)
+def test_by_turn_json_is_what_json_dumps_writes(
+    turn: TurnView, key: list[Any], labels: tuple[str, ...]
+) -> None:
+    obj = dict(zip(TURN_FIELDS, (*key, *turn_part(turn, labels)), strict=True))
     head = json.dumps(dict(zip(TURN_FIELDS, key, strict=False)), ensure_ascii=False)[:-1]
-    line = head + ", " + jsonl.turn_tail_json(turn)
+    line = head + ", " + jsonl.turn_tail_json(turn, labels)
     assert line == json.dumps(obj, ensure_ascii=False)
     assert json.loads(jsonl.one_line(line)) == obj
+
+
+@given(st.lists(TURN, max_size=4), LABELS)
+def test_dialogue_json_is_what_json_dumps_writes(
+    turns: list[TurnView], labels: tuple[str, ...]
+) -> None:
+    members = {"dialogue": dialogue(turns, labels)}
+    if multichannel(turns):
+        members["channel_transcripts"] = channel_transcripts(turns, labels)
+    expected = json.dumps(members, ensure_ascii=False)[1:-1]
+    assert jsonl.dialogue_json(turns, labels) == expected

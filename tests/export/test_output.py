@@ -67,7 +67,7 @@ def test_every_job_is_exported_with_its_reason(db: Path, tmp_path: Path) -> None
     ]
     assert [j["transcript"] for j in jobs] == ["Hello, world.", "Buy milk.", None, None, None]
     assert jobs[2]["error_kind"] == "rejected" and jobs[3]["error_kind"] == "invalid_audio"
-    assert list(jobs[0]) == [*FILE_FIELDS, "turns"]
+    assert list(jobs[0]) == [*FILE_FIELDS, "turns", "dialogue"]
     assert [list(t) for t in jobs[0]["turns"]] == [list(NESTED_TURN_FIELDS)] * 2
 
 

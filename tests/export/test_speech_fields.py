@@ -41,7 +41,12 @@ def test_every_document_format_carries_the_speech_fields_last(store: Store, tmp_
     text = (tmp_path / "t.csv").read_text("utf-8")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     header = next(csv.reader(io.StringIO(text, newline="")))
-    assert header[-len(SPEECH_FIELDS) - 2 :] == ["transcript", "ended_by", *SPEECH_FIELDS]
+    assert header[-len(SPEECH_FIELDS) - 3 :] == [
+        "transcript",
+        "ended_by",
+        *SPEECH_FIELDS,
+        "speaker",
+    ]
     assert header.index("start_s") == header.index("channel") + 1
     assert header[header.index("start_s") : header.index("transcript")] == list(TIMING_FIELDS)
     assert [r["speech_start_s"] for r in rows] == ["0.5", "2.9", ""]

@@ -1,0 +1,176 @@
+"""``jobrunner estimate [PATHS]``: hours, sessions, pieces, makespan and cost before a run.
+
+Also the report of ``jobrunner run --dry-run`` (:func:`queue_report`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from jobrunner.cli import AppContext
+from jobrunner.cli.database import open_queue
+from jobrunner.config import Settings
+from jobrunner.formatting import format_duration
+from jobrunner.pieces.estimate import SPLIT_MIN_S, Estimate, EstimateOptions, estimate
+from jobrunner.pieces.workload import CHANNEL_MODES, ChannelsMode, Workload, from_paths, from_queue
+from jobrunner.store import Store
+
+PRICE_HINT = "set a price: --price X (per audio hour) or price_per_audio_hour in the profile"
+
+
+def options_for(
+    settings: Settings, split: bool = True, split_min_s: float = SPLIT_MIN_S
+) -> EstimateOptions:
+    return EstimateOptions(
+        concurrency=settings.concurrency,
+        pace=settings.pace,
+        split=split,
+        split_min_s=split_min_s,
+        price_per_audio_hour=settings.price_per_audio_hour,
+    )
+
+
+def table(result: Estimate, work: Workload) -> str:
+    """The estimate as aligned lines for people."""
+    hours = f"{result.audio_s / 3600:.2f} h ({format_duration(result.audio_s)})"
+    rows = [
+        (
+            "files",
+            f"{result.files}"
+            + (f" ({len(work.unreadable)} unreadable)" if work.unreadable else ""),
+        ),
+        ("audio", hours),
+        (
+            "speech",
+            f"{result.speech_s / 3600:.2f} h ({format_duration(result.speech_s)})"
+            + (f"; {result.unmapped} sessions without a speech map" if result.unmapped else ""),
+        ),
+        ("sessions", f"{result.sessions}"),
+        ("pieces", f"{result.pieces}" + ("" if result.split else " (--no-split)")),
+        (
+            f"makespan -c {result.concurrency}",
+            f"{format_duration(result.makespan_unsplit_s)} without splitting, "
+            f"{format_duration(result.makespan_split_s)} with splitting",
+        ),
+    ]
+    sent = f"{result.sent_s / 3600:.2f} audio hours sent"
+    if result.cost is None:
+        rows.append(("cost", f"{sent}; {PRICE_HINT}"))
+    else:
+        rows.append(
+            ("cost", f"{result.cost:.2f} ({sent} x {result.price_per_audio_hour:g} per hour)")
+        )
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{name:<{width}}  {value}" for name, value in rows]
+    lines += [f"unreadable: {path}: {reason}" for path, reason in work.unreadable]
+    return "\n".join(lines)
+
+
+def echo(result: Estimate, work: Workload, as_json: bool) -> None:
+    if as_json:
+        doc = result.to_json()
+        doc["unreadable"] = [{"path": p, "reason": r} for p, r in work.unreadable]
+        click.echo(json.dumps(doc, ensure_ascii=False))
+    else:
+        click.echo(table(result, work))
+
+
+def queue_report(
+    store: Store,
+    settings: Settings,
+    *,
+    label: str | None = None,
+    channels: ChannelsMode = "downmix",
+    split: bool = True,
+    split_min_s: float = SPLIT_MIN_S,
+    as_json: bool = False,
+) -> None:
+    """Print the estimate of the queue's runnable jobs (``run --dry-run``, ``estimate``)."""
+    work = from_queue(store, channels, label)
+    echo(estimate(work.files, options_for(settings, split, split_min_s)), work, as_json)
+
+
+@click.command("estimate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "-c", "--concurrency", type=click.IntRange(min=1), metavar="N", help="Sessions at once."
+)
+@click.option("--pace", type=float, metavar="X", help="Realtime factor the run will use.")
+@click.option(
+    "--price",
+    type=click.FloatRange(min=0),
+    metavar="X",
+    help="Price per audio hour sent (setting price_per_audio_hour; no default).",
+)
+@click.option(
+    "--channels",
+    type=click.Choice(CHANNEL_MODES),
+    default="downmix",
+    show_default=True,
+    help="Multichannel files: one downmixed session, one per channel, or auto (per channel "
+    "when the channels carry different voices).",
+)
+@click.option(
+    "--split/--no-split",
+    default=True,
+    show_default=True,
+    help="Cut long files into pieces at silences to fill idle sessions.",
+)
+@click.option(
+    "--split-min",
+    type=click.FloatRange(min=0),
+    default=SPLIT_MIN_S,
+    show_default=True,
+    metavar="S",
+    help="Only files longer than S seconds are split.",
+)
+@click.option("--label", metavar="NAME", help="Queue: only jobs with this label.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (jobrunner.estimate/1).")
+@click.pass_obj
+def estimate_command(
+    app: AppContext,
+    paths: tuple[Path, ...],
+    concurrency: int | None,
+    pace: float | None,
+    price: float | None,
+    channels: str,
+    split: bool,
+    split_min: float,
+    label: str | None,
+    as_json: bool,
+) -> None:
+    """Say what transcribing PATHS (or the queue's runnable jobs) will take, spending nothing.
+
+    Audio and speech hours, sessions (a file, or a channel of a split file) and pieces, the
+    makespan at -c N with and without splitting, and the cost at your price per audio hour.
+    Speech maps of queued jobs are computed once and kept for the run; bare PATHS are only
+    read. The makespan is a simulation (longest first, plus a second per session for connect
+    and drain); see the README, "Estimate".
+
+    \b
+    Examples:
+      jobrunner estimate calls/ -c 8 --price 0.30
+      jobrunner estimate --channels auto --json | jq .makespan_split_s
+      jobrunner run -c 8 --dry-run
+    """
+    settings = app.settings(concurrency=concurrency, pace=pace, price_per_audio_hour=price)
+    mode: ChannelsMode = (
+        "split" if channels == "split" else "auto" if channels == "auto" else "downmix"
+    )
+    if paths:
+        work = from_paths(paths, mode)
+        echo(estimate(work.files, options_for(settings, split, split_min)), work, as_json)
+        return
+    with open_queue(settings.db_url) as store:
+        queue_report(
+            store,
+            settings,
+            label=label,
+            channels=mode,
+            split=split,
+            split_min_s=split_min,
+            as_json=as_json,
+        )
