@@ -25,11 +25,10 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 
-from jobrunner.client.auto import LiveEvent, SessionResult, transcribe_file
 from jobrunner.config import Settings
 from jobrunner.errors import (
     FileUnavailableError,
@@ -57,6 +56,9 @@ from jobrunner.run.records import (
 from jobrunner.run.sight import Sight
 from jobrunner.run.watchdog import session_budget_s
 from jobrunner.store import ClaimedJob, Store, utcnow
+
+if TYPE_CHECKING:  # the session client (numpy, soundfile, websockets) loads with the first job
+    from jobrunner.client.auto import LiveEvent, SessionResult
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +158,8 @@ class Attempt:
             async with anyio.create_task_group() as watch:
                 watch.start_soon(self._watchdog, budget)
                 try:
+                    from jobrunner.client.auto import transcribe_file  # with the first job
+
                     settings = job_settings(ctx.settings, job.settings)
                     result = await transcribe_file(
                         job.path,
