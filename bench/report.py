@@ -8,6 +8,7 @@ benchmarks without a renderer of their own get a flat key/value table.
 
 from __future__ import annotations
 
+import importlib
 import math
 import statistics
 from collections.abc import Callable
@@ -18,7 +19,7 @@ TEMPLATE = Path(__file__).with_name("BENCHMARKS.template.md")
 #: benchmarks with a section of their own in the template (the rest go under "other")
 SECTIONS = (
     "makespan", "pacing", "resources", "scaling", "run", "enqueue", "export", "store_pg", "vad",
-    "report_speed", "speechmap",
+    "report_speed", "speechmap", "startup", "loops",
 )  # fmt: skip
 
 
@@ -366,6 +367,11 @@ def render_targets(results: dict[str, Any]) -> str:
         add("speech times within 150 ms of the truth for >= 95 % of turns (whisper engine)",
             f"{100 * share:.1f} % of {speech['turns']} turns", share >= 0.95,
             "speechmap")  # fmt: skip
+    for command in _dig(results, "startup", "merged", "commands") or []:
+        if command.get("target_s") is not None:
+            add(f"`{command['command']}` < {command['target_s']} s wall",
+                f"{command['wall_s_median']:.3f} s (CPU {command['cpu_s_median']:.3f} s)",
+                command["wall_s_median"] < command["target_s"], "startup")  # fmt: skip
     if not rows:
         return "_no results yet_"
     return table(["target", "measured (median)", "", "from"], rows)
@@ -380,7 +386,14 @@ RENDERERS: dict[str, Callable[[Any, list[Any]], str]] = {
     "vad": lambda result, runs: _vad().render(result, runs),
     "report_speed": lambda result, runs: _report_speed().render(result, runs),
     "speechmap": lambda result, runs: _speechmap().render(result, runs),
+    "startup": lambda result, runs: _bench("startup").render(result, runs),
+    "loops": lambda result, runs: _bench("loops").render(result, runs),
 }
+
+
+def _bench(name: str) -> Any:
+    """A benchmark module that renders its own section, imported when it is rendered."""
+    return importlib.import_module(f"bench.{name}")
 
 
 def _vad() -> Any:

@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", required=True)
     parser.add_argument("--sessions", type=int, required=True)
     parser.add_argument("--pace", type=float, default=1.0)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--expect", help="JSON file: the expected transcripts, one per FILE")
     parser.add_argument("--raw", help="also write every chunk's lateness and send time (.npz)")
     parser.add_argument("files", nargs="+")
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.expect, encoding="utf-8") as fh:
             args.expect = json.load(fh)
     runner_module.Pacer = RecordingPacer  # type: ignore[attr-defined]
-    result = anyio.run(_main, args)
+    result = anyio.run(_main, args, backend_options={"use_uvloop": args.loop == "uvloop"})
     if args.raw:
         np.savez(args.raw, lateness=np.asarray(LATENESS), sent_at=np.asarray(SENT_AT))
     sys.stdout.write(json.dumps(result) + "\n")
