@@ -15,6 +15,7 @@ from jobrunner.cli import AppContext
 from jobrunner.cli.database import open_queue
 from jobrunner.cli.progress import choose_reporter
 from jobrunner.cli.run_views import summary_json, summary_line
+from jobrunner.config import LOOPS
 from jobrunner.errors import JobrunnerError
 from jobrunner.run import RunOptions, run_queue
 
@@ -62,6 +63,12 @@ logger = logging.getLogger(__name__)
     help="Map files ahead of their sessions and align each transcript with its speech map "
     "(speech times, latencies, coverage).",
 )
+@click.option(
+    "--loop",
+    type=click.Choice(LOOPS),
+    help="Event loop: uvloop when installed (auto, the default; pip install 'jobrunner[fast]'),"
+    " or asyncio's own.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON line per job outcome on stdout (below)."
@@ -84,6 +91,7 @@ def run_command(
     retry_failed: bool,
     no_wait: bool,
     speech_map: bool,
+    loop: str | None,
     quiet: bool,
     as_json: bool,
     progress: bool | None,
@@ -135,7 +143,11 @@ def run_command(
       uncovered, end_latency: {turns, p50_s, p90_s}} as the last line.
     """
     settings = app.settings(
-        concurrency=concurrency, pace=pace, base_url=base_url, grace_seconds=grace_seconds
+        concurrency=concurrency,
+        pace=pace,
+        base_url=base_url,
+        grace_seconds=grace_seconds,
+        loop=loop,
     )
     options = RunOptions(
         label=label,

@@ -1,4 +1,5 @@
-"""Start-up stays lean: what ``--help``, ``status`` and ``run`` on an empty queue import.
+"""Start-up stays lean: what ``--help``, ``status`` and ``run`` on an empty queue import; and
+which event loop ``run`` starts.
 
 Each command runs in a fresh interpreter that then lists ``sys.modules``; a heavy library a
 command does not need (the audio stack, websockets, the rich display, alembic, the bundled
@@ -11,18 +12,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from jobrunner.store import Store
 
-#: run the CLI in-process, then print the imported top-level packages and jobrunner modules
+#: run the CLI in-process (with the modules in argv[1] made unimportable), then report
 PROBE = """
 import json, sys
+for name in filter(None, sys.argv[1].split(",")):
+    sys.modules[name] = None
 from jobrunner.cli import cli
 try:
-    cli.main(sys.argv[1:], prog_name="jobrunner")
+    cli.main(sys.argv[2:], prog_name="jobrunner")
 except SystemExit as exc:
     code = exc.code
 print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
@@ -34,20 +38,28 @@ AUDIO_AND_SESSIONS = {"numpy", "soundfile", "websockets", "tenacity", "jobrunner
 ELSEWHERE = {"alembic", "rich", "jobrunner.server", "jobrunner.audio", "jobrunner.export"}
 
 
-def imported(*args: str) -> set[str]:
-    """Top-level packages, and jobrunner's subpackages, that ``jobrunner ARGS`` imported."""
+@dataclass
+class Ran:
+    code: int
+    loaded: set[str]  # top-level packages, and jobrunner's subpackages
+    stderr: str
+
+
+def fresh(*args: str, hide: tuple[str, ...] = ()) -> Ran:
+    """``jobrunner ARGS`` in a fresh interpreter (``hide``: modules that fail to import)."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
+        [sys.executable, "-c", PROBE, ",".join(hide), *args],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
     )
-    report = json.loads(done.stderr.strip().splitlines()[-1])
-    assert report["code"] in (0, None), done.stderr
+    *before, last = done.stderr.strip().splitlines()
+    report = json.loads(last)
     modules: list[str] = report["modules"]
-    return {m.split(".")[0] for m in modules} | {
+    loaded = {m.split(".")[0] for m in modules} | {
         ".".join(m.split(".")[:2]) for m in modules if m.startswith("jobrunner.")
     }
+    return Ran(report["code"] or 0, loaded, "\n".join(before))
 
 
 @pytest.fixture
@@ -59,19 +71,36 @@ def up_to_date_db(tmp_path: Path) -> str:
 
 
 def test_help_imports_no_database_and_no_audio() -> None:
-    loaded = imported("--help")
-    assert "click" in loaded
+    ran = fresh("--help")
+    assert ran.code == 0 and "click" in ran.loaded
     heavy = {"sqlalchemy", "anyio", "jobrunner.store", *AUDIO_AND_SESSIONS, *ELSEWHERE}
-    assert loaded & heavy == set()
+    assert ran.loaded & heavy == set()
 
 
 def test_status_imports_the_store_but_no_audio_sessions_or_migrations(up_to_date_db: str) -> None:
-    loaded = imported("--db", up_to_date_db, "status")
-    assert {"sqlalchemy", "jobrunner.store"} <= loaded
-    assert loaded & (AUDIO_AND_SESSIONS | ELSEWHERE | {"anyio"}) == set()
+    ran = fresh("--db", up_to_date_db, "status")
+    assert ran.code == 0 and {"sqlalchemy", "jobrunner.store"} <= ran.loaded
+    assert ran.loaded & (AUDIO_AND_SESSIONS | ELSEWHERE | {"anyio"}) == set()
 
 
 def test_run_on_an_empty_queue_loads_no_session_client(up_to_date_db: str) -> None:
-    loaded = imported("--profile", "local", "--db", up_to_date_db, "run", "--no-progress")
-    assert {"anyio", "jobrunner.run"} <= loaded
-    assert loaded & (AUDIO_AND_SESSIONS | ELSEWHERE) == set()
+    ran = fresh("--profile", "local", "--db", up_to_date_db, "run", "--no-progress")
+    assert ran.code == 0 and {"anyio", "jobrunner.run"} <= ran.loaded
+    assert ran.loaded & (AUDIO_AND_SESSIONS | ELSEWHERE) == set()
+
+
+def test_run_takes_uvloop_when_installed_and_asyncio_when_not(up_to_date_db: str) -> None:
+    args = ("--profile", "local", "--db", up_to_date_db, "run", "--no-progress")
+    assert "uvloop" in fresh(*args).loaded  # --loop auto, the default
+    assert "uvloop" not in fresh(*args, "--loop", "asyncio").loaded
+    without = fresh(*args, hide=("uvloop",))
+    assert without.code == 0 and "run: 0 succeeded" in without.stderr
+
+
+def test_asking_for_uvloop_where_it_is_missing_is_a_configuration_error(
+    up_to_date_db: str,
+) -> None:
+    args = ("--profile", "local", "--db", up_to_date_db, "run", "--loop", "uvloop")
+    ran = fresh(*args, hide=("uvloop",))
+    assert ran.code == 2 and "uvloop is not installed" in ran.stderr
+    assert fresh(*args[:-1], "trio").code == 2
