@@ -77,7 +77,7 @@ def sessions_fleet(
     *,
     pace: float = 1.0,
     processes: int = 1,
-    loop: str = "asyncio",
+    loop: str = "auto",
 ) -> dict[str, Any]:
     """``sessions`` concurrent ``transcribe_file`` calls in ``processes`` client processes
     (split evenly, all started together) on the ``loop`` event loop, measured."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.common import BenchServer, audio_set, rounded
 from bench.fleet import scratch, sessions_fleet
-from bench.report import spread, table
+from bench.report import ranged, table
 
 FILE_S = 30.0
 SESSIONS = (200, 1000)
@@ -63,20 +63,23 @@ def render(result: dict[str, Any], runs: list[Any]) -> str:
         return f"_{result['missing']}_"
     rows = []
     for i, lv in enumerate(result["levels"]):
+        at = ("levels", i)
         rows.append(
             [lv["sessions"], lv["loop"], f"{lv['ok']}/{lv['sessions']}",
              None if lv["send_rate_mean"] is None else f"{lv['send_rate_mean']:.4f}",
-             lv["lateness_p99_ms"], spread(runs, "levels", i, "lateness_p99_ms"),
-             lv["steady_lateness_p99_ms"], lv["loop_lag_p99_ms"], lv["cpu_pct"],
-             lv["cpu_ms_per_audio_s"], spread(runs, "levels", i, "cpu_ms_per_audio_s"),
+             ranged(lv["lateness_p99_ms"], runs, *at, "lateness_p99_ms"),
+             lv["steady_lateness_p99_ms"],
+             ranged(lv["loop_lag_p99_ms"], runs, *at, "loop_lag_p99_ms"), lv["cpu_pct"],
+             ranged(lv["cpu_ms_per_audio_s"], runs, *at, "cpu_ms_per_audio_s"),
              lv["rss_steady_mib"], lv["overload_trips"]]
         )  # fmt: skip
-    header = ["sessions", "loop", "ok", "send rate", "p99 lateness ms", "range", "steady p99 ms",
-              "loop lag p99 ms", "client CPU % (steady)", "client CPU ms per audio s", "range",
+    header = ["sessions", "loop", "ok", "send rate", "p99 lateness ms", "steady p99 ms",
+              "loop lag p99 ms", "client CPU % (steady)", "client CPU ms per audio s",
               "RSS steady MiB", "overload trips"]  # fmt: skip
     return (
         f"{result['file_s']:g} s per session, sink engine, one client process; the two "
-        "loops of a level run back to back.\n\n" + table(header, rows)
+        "loops of a level run back to back. Medians, with the range of the runs in brackets.\n\n"
+        + table(header, rows)
     )
 
 

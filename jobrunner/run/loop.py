@@ -1,7 +1,7 @@
 """Which event loop ``jobrunner run`` runs on: the ``loop`` setting (``--loop``).
 
 ``auto`` takes uvloop (libuv under asyncio's API; ``pip install 'jobrunner[fast]'``) when it
-is installed, else asyncio's own loop. uvloop costs the client 5-7 % less CPU per audio second
+is installed, else asyncio's own loop. uvloop costs the client 5-12 % less CPU per audio second
 at 200 and 1,000 sessions (``bench/loops.py``) and changes nothing else: the same anyio code
 runs on either, so ``auto`` needs no opt-in.
 """
