@@ -53,7 +53,8 @@ def fresh(*args: str, hide: tuple[str, ...] = ()) -> Ran:
         text=True,
         stdin=subprocess.DEVNULL,
     )
-    *before, last = done.stderr.strip().splitlines()
+    *before, last = done.stderr.strip().splitlines() or [""]
+    assert last.startswith("{"), done.stderr  # the probe's report is the last line
     report = json.loads(last)
     modules: list[str] = report["modules"]
     loaded = {m.split(".")[0] for m in modules} | {
