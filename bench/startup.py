@@ -3,8 +3,10 @@
     python -m bench.startup [--smoke]
 
 Each command is a fresh process (``python -m jobrunner ...``), timed from the spawn to its
-exit: fork, exec, interpreter start, imports, the command's work. ``status`` and ``run`` use
-an up-to-date SQLite database (made once, before timing): no migration is due. ``run`` has
+exit: fork, exec, interpreter start, imports, the command's work, with bytecode caching on
+(see :func:`bench.common.child_env`).
+``status`` and ``run`` use an up-to-date SQLite database (made once, before timing): no
+migration is due. ``run`` has
 nothing to claim (``--profile local --no-progress``, stderr not a terminal). Reported per
 command: the median, min and max wall time of ``ROUNDS`` runs, the median CPU time (user +
 system, ``wait4``), and ``python -c pass`` as the floor the interpreter alone sets. CPU time
@@ -101,7 +103,7 @@ def run(smoke: bool = False) -> dict[str, Any]:
             pass
         for name, (_, target) in COMMANDS.items():
             argv = _argv(name, db)
-            _time(argv)  # warm the page cache and the bytecode cache
+            _time(argv)  # warm the page cache and write the bytecode cache
             samples = [_time(argv) for _ in range(rounds)]
             walls = [w for w, _ in samples]
             out["commands"].append(
