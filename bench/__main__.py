@@ -1,14 +1,16 @@
 """Run the benchmarks: ``python -m bench [NAMES...] [--smoke] [--repeat N] [--write]``.
 
-    python -m bench                 # everything, 3 runs each (well over an hour on 2 cores)
+    python -m bench                 # everything, 3 runs each (about 1.5 hours on 2 cores)
     python -m bench --smoke         # tiny sizes, one run: seconds; what CI runs
     python -m bench pacing scaling  # some of them
     python -m bench --write         # ... and regenerate BENCHMARKS.md (+ bench/results.json)
     python -m bench --render        # rewrite BENCHMARKS.md from bench/results.json only
 
-Each benchmark is a module ``bench/<name>.py`` with ``run(smoke: bool) -> dict``. Ours run
-``--repeat`` times and report medians; the store and recognizer benchmarks take their own
-medians over internal rounds and run once. Tables go to stdout as Markdown. ``--write``
+Each benchmark is a module ``bench/<name>.py`` with ``run(smoke: bool) -> dict`` (and
+``run_index``, the repeat's number, if it measures something in one run only). Ours run
+``--repeat`` times and report medians with their range; the store and recognizer benchmarks
+take their own medians over internal rounds and run once. Tables go to stdout as Markdown.
+``--write``
 regenerates BENCHMARKS.md from ``bench/BENCHMARKS.template.md`` (the analysis lives in the
 template) and keeps every run's raw result in ``bench/results.json``; with a subset of names,
 the other sections are taken from the previous results.json, so the file stays whole.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import inspect
 import json
 import os
 import sys
@@ -32,11 +35,11 @@ from bench.common import ROOT, machine
 #: run order; a name whose module is missing is skipped with a note
 NAMES = (
     "makespan", "pacing", "resources", "scaling", "run", "enqueue", "export", "store_pg", "asr",
-    "vad", "report_speed", "speechmap", "split", "pauses",
+    "vad", "report_speed", "speechmap", "split", "pauses", "startup", "loops",
 )  # fmt: skip
 #: benchmarks that take their own medians over internal rounds, or are deterministic
 RUN_ONCE = frozenset(
-    {"run", "enqueue", "export", "store_pg", "asr", "vad", "report_speed", "pauses"}
+    {"run", "enqueue", "export", "store_pg", "asr", "vad", "report_speed", "pauses", "startup"}
 )
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -103,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(times):
             started = time.monotonic()
             print(f"\n## {name} (run {i + 1}/{times})", flush=True)
-            runs.append(module.run(smoke=args.smoke))
+            if "run_index" in inspect.signature(module.run).parameters:
+                runs.append(module.run(smoke=args.smoke, run_index=i))
+            else:
+                runs.append(module.run(smoke=args.smoke))
             loads.append(os.getloadavg()[0])
             print(f"_{time.monotonic() - started:.0f} s, load {loads[-1]:.2f}_", flush=True)
         merged = report.merge(runs)

@@ -185,8 +185,12 @@ class BenchServer:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """Environment for a client process: the repository importable, one BLAS thread."""
-    return {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1", **extra}
+    """Environment for a client process: the repository importable, one BLAS thread, and
+    bytecode caching on even where the shell turns it off (``PYTHONDONTWRITEBYTECODE``): an
+    installed jobrunner has its ``.pyc`` files, so a timed process must not compile its
+    modules at every start (about 60 of them for ``jobrunner run``)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1", **extra}
 
 
 # --- running the CLI -------------------------------------------------------------------------

@@ -77,9 +77,10 @@ def sessions_fleet(
     *,
     pace: float = 1.0,
     processes: int = 1,
+    loop: str = "auto",
 ) -> dict[str, Any]:
     """``sessions`` concurrent ``transcribe_file`` calls in ``processes`` client processes
-    (split evenly, all started together), measured."""
+    (split evenly, all started together) on the ``loop`` event loop, measured."""
     expect = workdir / "expect.json"
     expect.write_text(json.dumps([f.transcript for f in files]))
     procs: list[subprocess.Popen[bytes]] = []
@@ -91,6 +92,7 @@ def sessions_fleet(
         raws.append(workdir / f"sessions-{sessions}-{i}.npz")
         argv = [PYTHON, "-m", "bench.sessions", "--url", server.url, "--sessions", str(share)]
         argv += ["--pace", str(pace), "--expect", str(expect), "--raw", str(raws[-1])]
+        argv += ["--loop", loop]
         with outs[-1].open("w") as out:
             procs.append(
                 subprocess.Popen(
@@ -118,6 +120,7 @@ def sessions_fleet(
     )
     return {
         "client": "transcribe_file x N" + (f" in {processes} processes" if processes > 1 else ""),
+        "loop": loop,
         "sessions": sessions,
         "processes": processes,
         "ok": sum(r["ok"] for r in results),
@@ -140,6 +143,8 @@ def sessions_fleet(
         if steady
         else None,
         "cpu_pct_whole_run": rounded(100 * sum(cpu for _, cpu, _ in usage) / wall, 1),
+        "cpu_s": rounded(sum(cpu for _, cpu, _ in usage), 2),
+        "audio_s_sent": rounded(sum(s["audio_s"] for s in per), 1),
         "server_cpu_pct": rounded(sampler.cpu_percent(server.pid, start, end), 1)
         if steady
         else None,

@@ -54,6 +54,8 @@ CONCURRENCY = (1, 8, 32)
 #: also measured with jobs claimed longest first (priority = duration): the claim order decides
 #: how much of the last round is one long file running alone
 LONGEST_FIRST = (8, 32)
+#: measured in the first of the repeats only (see :func:`run`)
+ONCE = (1,)
 
 
 def baseline(server: BenchServer, files: list[AudioFile]) -> dict[str, Any]:
@@ -155,14 +157,19 @@ def measure(
     return out
 
 
-def run(smoke: bool = False) -> dict[str, Any]:
+def run(smoke: bool = False, run_index: int = 0) -> dict[str, Any]:
+    """One run; ``python -m bench`` numbers its repeats with ``run_index``: concurrency 1 and
+    the baseline (12 minutes, one file after another, nothing to contend for) run only in the
+    first, the noisy concurrent levels in each."""
+    first = run_index == 0
     with scratch("makespan") as tmp:
         root = Path(tmp)
         if smoke:
             files = audio_set(root / "mixed", [0.5, 1.0], seed=1)
             return {"mixed": measure(root, files, (1,), (2,))}
         files = audio_set(root / "mixed", mixed_durations(40, 5.0, 30.0, seed=1), seed=1)
-        return {"mixed": measure(root, files, CONCURRENCY, LONGEST_FIRST)}
+        levels = CONCURRENCY if first else tuple(c for c in CONCURRENCY if c not in ONCE)
+        return {"mixed": measure(root, files, levels, LONGEST_FIRST, with_baseline=first)}
 
 
 def main(argv: list[str] | None = None) -> int:

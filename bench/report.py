@@ -8,6 +8,7 @@ benchmarks without a renderer of their own get a flat key/value table.
 
 from __future__ import annotations
 
+import importlib
 import math
 import statistics
 from collections.abc import Callable
@@ -18,7 +19,7 @@ TEMPLATE = Path(__file__).with_name("BENCHMARKS.template.md")
 #: benchmarks with a section of their own in the template (the rest go under "other")
 SECTIONS = (
     "makespan", "pacing", "processes", "resources", "scaling", "run", "enqueue", "export",
-    "store_pg", "vad", "report_speed", "speechmap", "split", "pauses",
+    "store_pg", "vad", "report_speed", "speechmap", "split", "pauses", "startup", "loops",
 )  # fmt: skip
 
 
@@ -46,8 +47,8 @@ def merge(runs: list[Any]) -> Any:
     return first
 
 
-def spread(runs: list[Any], *path: str | int) -> str:
-    """``min-max`` of one figure over the runs (empty for a single run)."""
+def _values(runs: list[Any], path: tuple[str | int, ...]) -> list[Any]:
+    """One figure from each run that has it (a run may lack a row another has)."""
     values = []
     for run in runs:
         node = run
@@ -58,9 +59,27 @@ def spread(runs: list[Any], *path: str | int) -> str:
             continue
         if _is_number(node):
             values.append(node)
+    return values
+
+
+def spread(runs: list[Any], *path: str | int) -> str:
+    """``min-max`` of one figure over the runs (empty for a single run)."""
+    values = _values(runs, path)
     if len(values) < 2:
         return ""
     return f"{_fmt(min(values))}-{_fmt(max(values))}"
+
+
+def ranged(
+    value: Any, runs: list[Any], *path: str | int, fmt: Callable[[Any], Any] | None = None
+) -> str:
+    """The median with the range of the runs, ``12.3 (12.1-12.6)``; the value alone when only
+    one run has it. ``fmt`` formats all three (default: as the tables do)."""
+    show = fmt or _fmt
+    values = _values(runs, path)
+    if value is None or len(values) < 2:
+        return _fmt(show(value))
+    return f"{show(value)} ({show(min(values))}-{show(max(values))})"
 
 
 def _fmt(value: Any) -> str:
@@ -94,6 +113,10 @@ def _pct(value: Any) -> Any:
     return None if value is None else f"{_fmt(value)} %"
 
 
+def _runs(runs: list[Any]) -> str:
+    return "one run" if len(runs) == 1 else f"{len(runs)} runs"
+
+
 # --- one renderer per benchmark ------------------------------------------------------------
 
 
@@ -109,25 +132,31 @@ def render_makespan(result: dict[str, Any], runs: list[Any]) -> str:
         rows = []
         base = mixed.get("baseline")
         if base:
+            at = ("mixed", "baseline")
             rows.append(
-                ["baseline (Cartesia example)", 1, base["wall_s"], None, None, base["ideal_s"],
-                 base["efficiency"], spread(runs, "mixed", "baseline", "efficiency"), None,
-                 "1.00", f"{base['exact']}/{mixed['files']}", None, None,
+                ["baseline (Cartesia example)", 1, ranged(base["wall_s"], runs, *at, "wall_s"),
+                 None, None, base["ideal_s"], ranged(base["efficiency"], runs, *at, "efficiency"),
+                 None, "1.00", f"{base['exact']}/{mixed['files']}", None, None,
                  _rate(base["send_rate_mean"])]
             )  # fmt: skip
         for key, row in mixed.get("jobrunner", {}).items():
             c, _, order = key.partition(" ")
+            at = ("mixed", "jobrunner", key)
             rows.append(
-                [f"jobrunner run -c {c}{', ' + order if order else ''}", int(c), row["wall_s"],
-                 row.get("startup_s"), row.get("sessions_s"), row["ideal_s"], row["efficiency"],
-                 spread(runs, "mixed", "jobrunner", key, "efficiency"), row.get("order_bound"),
-                 row.get("vs_baseline"), f"{row['exact']}/{row['files']}", row["cpu_pct"],
-                 row["rss_max_mib"], _rate(row["send_rate_mean"])]
+                [f"jobrunner run -c {c}{', ' + order if order else ''}", int(c),
+                 ranged(row["wall_s"], runs, *at, "wall_s"),
+                 ranged(row.get("startup_s"), runs, *at, "startup_s"),
+                 ranged(row.get("sessions_s"), runs, *at, "sessions_s"), row["ideal_s"],
+                 ranged(row["efficiency"], runs, *at, "efficiency"), row.get("order_bound"),
+                 ranged(row.get("vs_baseline"), runs, *at, "vs_baseline"),
+                 f"{row['exact']}/{row['files']}", row["cpu_pct"], row["rss_max_mib"],
+                 _rate(row["send_rate_mean"])]
             )  # fmt: skip
         header = ["client", "concurrency", "makespan s", "of which start-up s",
-                  "first session start to last end s", "ideal s", "ideal/actual", "range",
+                  "first session start to last end s", "ideal s", "ideal/actual",
                   "best for this order", "time vs baseline", "exact", "CPU % (1 core)",
                   "peak RSS MiB", "send rate"]  # fmt: skip
+        out.append(f"Median of the runs, with their range in brackets ({_runs(runs)}).\n")
         out.append(table(header, rows))
         if "jobrunner_missing" in mixed:
             out.append(f"\n_{mixed['jobrunner_missing']}_")
@@ -137,20 +166,24 @@ def render_makespan(result: dict[str, Any], runs: list[Any]) -> str:
 def render_pacing(result: dict[str, Any], runs: list[Any]) -> str:
     rows = []
     for i, lv in enumerate(result["levels"]):
+        at = ("levels", i)
         rows.append(
             [lv["sessions"], lv.get("processes", 1), lv["engine"], f"{lv['ok']}/{lv['sessions']}",
-             _rate(lv["send_rate_mean"]), _rate(lv["send_rate_min"]), lv["max_lead_ms"],
-             lv["lateness_p50_ms"], lv["lateness_p99_ms"],
-             spread(runs, "levels", i, "lateness_p99_ms"), lv["lateness_max_ms"],
-             lv.get("steady_lateness_p50_ms"), lv.get("steady_lateness_p99_ms"),
-             lv.get("loop_lag_p99_ms"), lv["overload_trips"], _pct(lv["cpu_pct"]),
+             ranged(lv["send_rate_mean"], runs, *at, "send_rate_mean", fmt=_rate),
+             _rate(lv["send_rate_min"]), lv["max_lead_ms"], lv["lateness_p50_ms"],
+             ranged(lv["lateness_p99_ms"], runs, *at, "lateness_p99_ms"), lv["lateness_max_ms"],
+             lv.get("steady_lateness_p50_ms"),
+             ranged(lv.get("steady_lateness_p99_ms"), runs, *at, "steady_lateness_p99_ms"),
+             ranged(lv.get("loop_lag_p99_ms"), runs, *at, "loop_lag_p99_ms"),
+             lv["overload_trips"], ranged(lv["cpu_pct"], runs, *at, "cpu_pct", fmt=_pct),
              _pct(lv["server_cpu_pct"])]
         )  # fmt: skip
     header = ["sessions", "client processes", "server engine", "ok", "send rate mean", "min",
-              "max lead ms", "lateness p50 ms", "p99 ms", "p99 range", "max ms",
-              "steady p50 ms", "steady p99 ms", "loop lag p99 ms", "overload trips",
-              "client CPU", "server CPU"]  # fmt: skip
+              "max lead ms", "lateness p50 ms", "p99 ms", "max ms", "steady p50 ms",
+              "steady p99 ms", "loop lag p99 ms", "overload trips", "client CPU",
+              "server CPU"]  # fmt: skip
     return (
+        f"Median of the runs, with their range in brackets ({_runs(runs)}). "
         f"{_fmt(result['file_s'])} s per session, all sessions start together. Lateness over "
         "every chunk of every session; *steady*: only chunks sent while all sessions were "
         "streaming (no connects or closes in flight). *Loop lag*: how late a 10 ms sleep in "
@@ -366,6 +399,11 @@ def render_targets(results: dict[str, Any]) -> str:
         add("speech times within 150 ms of the truth for >= 95 % of turns (whisper engine)",
             f"{100 * share:.1f} % of {speech['turns']} turns", share >= 0.95,
             "speechmap")  # fmt: skip
+    for command in _dig(results, "startup", "merged", "commands") or []:
+        if command.get("target_s") is not None:
+            add(f"`{command['command']}` < {command['target_s']} s wall",
+                f"{command['wall_s_median']:.3f} s (CPU {command['cpu_s_median']:.3f} s)",
+                command["wall_s_median"] < command["target_s"], "startup")  # fmt: skip
     if not rows:
         return "_no results yet_"
     return table(["target", "measured (median)", "", "from"], rows)
@@ -381,15 +419,14 @@ RENDERERS: dict[str, Callable[[Any, list[Any]], str]] = {
     "vad": lambda result, runs: _vad().render(result, runs),
     "report_speed": lambda result, runs: _report_speed().render(result, runs),
     "speechmap": lambda result, runs: _speechmap().render(result, runs),
-    "split": lambda result, runs: _split().render(result, runs),
-    "pauses": lambda result, runs: _pauses().render(result, runs),
+    "split": lambda result, runs: _bench("split").render(result, runs),
+    "pauses": lambda result, runs: _bench("pauses").render(result, runs),
 }
 
 
-def _split() -> Any:
-    import bench.split
-
-    return bench.split
+def _bench(name: str) -> Any:
+    """A benchmark module that renders its own section, imported when it is rendered."""
+    return importlib.import_module(f"bench.{name}")
 
 
 def _vad() -> Any:

@@ -31,8 +31,9 @@ import numpy as np
 
 import jobrunner.client.auto as runner_module
 from jobrunner.client.pacer import Pacer
-from jobrunner.config import Settings
+from jobrunner.config import LOOPS, Settings
 from jobrunner.errors import JobrunnerError
+from jobrunner.run.loop import backend_options
 
 LATENESS = array("f")
 SENT_AT = array("d")
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", required=True)
     parser.add_argument("--sessions", type=int, required=True)
     parser.add_argument("--pace", type=float, default=1.0)
+    parser.add_argument("--loop", choices=LOOPS, default="auto", help="as jobrunner run --loop")
     parser.add_argument("--expect", help="JSON file: the expected transcripts, one per FILE")
     parser.add_argument("--raw", help="also write every chunk's lateness and send time (.npz)")
     parser.add_argument("files", nargs="+")
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.expect, encoding="utf-8") as fh:
             args.expect = json.load(fh)
     runner_module.Pacer = RecordingPacer  # type: ignore[attr-defined]
-    result = anyio.run(_main, args)
+    result = anyio.run(_main, args, backend_options=backend_options(args.loop))
     if args.raw:
         np.savez(args.raw, lateness=np.asarray(LATENESS), sent_at=np.asarray(SENT_AT))
     sys.stdout.write(json.dumps(result) + "\n")

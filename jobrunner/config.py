@@ -32,6 +32,8 @@ ENV_VARS: Mapping[str, str] = {
     "JOBRUNNER_DB": "db_url",
 }
 PROFILE_ENV = "JOBRUNNER_PROFILE"
+#: values of the ``loop`` setting (see :mod:`jobrunner.run.loop`)
+LOOPS = ("auto", "asyncio", "uvloop")
 
 
 class Secret:
@@ -98,6 +100,7 @@ class Settings:
     max_attempts: int = 5
     lease_ttl_s: float = 60.0
     grace_seconds: float = 30.0
+    loop: str = "auto"  # the event loop: "auto" (uvloop when installed), "asyncio", "uvloop"
     # retry policy (the official SDK: min(0.5 * 2^(n-1), 8) s x U[0.75, 1.0])
     connect_tries: int = 5
     backoff_base_s: float = 0.5
@@ -136,6 +139,8 @@ class Settings:
             raise ConfigError(f"split_min_s must be > 0, got {self.split_min_s}")
         if self.price_per_audio_hour is not None and self.price_per_audio_hour < 0:
             raise ConfigError(f"price_per_audio_hour must be >= 0, got {self.price_per_audio_hour}")
+        if self.loop not in LOOPS:
+            raise ConfigError(f"loop must be one of {', '.join(LOOPS)}; got {self.loop!r}")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -46,6 +46,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from jobrunner.audio.probe import probe
+from jobrunner.audio.span import Span
 from jobrunner.config import Settings
 from jobrunner.errors import AudioError, ConfigError, FileUnavailableError
 from jobrunner.protocol.limits import ENCODINGS
@@ -96,17 +97,6 @@ class SourceInfo(Protocol):
     def channels(self) -> int: ...
     @property
     def frames(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class Span:
-    """What of the file a session streams: frames ``[start_frame, end_frame)`` (``None``: to
-    the end) of source ``channel`` (``None``: all channels, by the downmix policy). A piece of
-    a split job (``jobrunner.pieces``) is one span; a whole file is the default."""
-
-    start_frame: int = 0
-    end_frame: int | None = None
-    channel: int | None = None
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,15 @@ import importlib
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from jobrunner import __version__
-from jobrunner.config import Settings, load_settings
 from jobrunner.errors import JobrunnerError
+
+if TYPE_CHECKING:  # settings are read by the commands that need them, never for --help
+    from jobrunner.config import Settings
 
 # jobrunner's numpy work is many tiny products (the tones decoder, resampling, downmix), for which
 # OpenBLAS' thread pool only spins: on 2 cores it cost the local server ~40x its CPU per audio
@@ -101,6 +103,8 @@ class AppContext:
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings with this command's flags applied on top (``None`` = flag not given)."""
+        from jobrunner.config import load_settings
+
         return load_settings(profile=self.profile, overrides={"db_url": self.db, **overrides})
 
 

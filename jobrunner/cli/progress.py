@@ -27,15 +27,17 @@ import json
 import sys
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
 from jobrunner.cli.run_views import failure_line, outcome_json
 from jobrunner.formatting import format_duration
 from jobrunner.run import JobOutcome, LeaseWait, RunSnapshot
+
+if TYPE_CHECKING:  # rich is imported only for a live display (a TTY, or --progress)
+    from rich.console import Console
+    from rich.progress import TaskID
 
 
 def wait_text(waiting: Sequence[LeaseWait]) -> str:
@@ -111,6 +113,9 @@ class JsonLines(_Quiet):
 
 class LiveProgress(_Quiet):
     def __init__(self, console: Console | None = None) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn
+
         self.console = console or Console(stderr=True)
         self.progress = Progress(
             TextColumn("{task.description:<5}"),
@@ -172,13 +177,19 @@ def choose_reporter(*, quiet: bool, as_json: bool, progress: bool | None) -> Rep
     ``--progress``), never with ``--quiet`` or, unless forced, with ``--json``."""
     if as_json:
         if progress:
-            return _JsonAndLive(Console(stderr=True, force_terminal=True))
+            return _JsonAndLive(_console(force_terminal=True))
         return JsonLines()
     if quiet:
         return _Quiet()
     if progress or (progress is None and sys.stderr.isatty()):
-        return LiveProgress(Console(stderr=True, force_terminal=bool(progress) or None))
+        return LiveProgress(_console(force_terminal=bool(progress) or None))
     return PlainLines()
+
+
+def _console(*, force_terminal: bool | None) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, force_terminal=force_terminal)
 
 
 class _JsonAndLive(LiveProgress):

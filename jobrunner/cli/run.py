@@ -13,9 +13,9 @@ import click
 
 from jobrunner.cli import AppContext
 from jobrunner.cli.database import open_queue
-from jobrunner.cli.estimate import queue_report
 from jobrunner.cli.progress import choose_reporter
 from jobrunner.cli.run_views import summary_json, summary_line
+from jobrunner.config import LOOPS
 from jobrunner.errors import JobrunnerError
 from jobrunner.run import RunOptions, run_queue
 
@@ -92,6 +92,12 @@ logger = logging.getLogger(__name__)
     help="Run nothing: print what the queue's runnable jobs would take (as `jobrunner "
     "estimate` does; --json for one object) and exit.",
 )
+@click.option(
+    "--loop",
+    type=click.Choice(LOOPS),
+    help="Event loop: uvloop when installed (auto, the default; pip install 'jobrunner[fast]'),"
+    " or asyncio's own.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON line per job outcome on stdout (below)."
@@ -119,6 +125,7 @@ def run_command(
     split_min: float | None,
     channels: str | None,
     dry_run: bool,
+    loop: str | None,
     quiet: bool,
     as_json: bool,
     progress: bool | None,
@@ -193,8 +200,11 @@ def run_command(
         split=split,
         split_min_s=split_min,
         channels=channels,
+        loop=loop,
     )
     if dry_run:
+        from jobrunner.cli.estimate import queue_report  # maps files: the audio stack
+
         with open_queue(settings.db_url) as store:
             queue_report(store, settings, label=label, as_json=as_json)
         return

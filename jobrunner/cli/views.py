@@ -13,12 +13,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobrunner.enqueue import EnqueueResult, EnqueueSummary
 from jobrunner.formatting import format_duration, iso
 from jobrunner.store import JobView, StatusReport
 from jobrunner.timing import Latencies
+
+if TYPE_CHECKING:  # enqueue's package imports the audio probe (soundfile, numpy)
+    from jobrunner.enqueue import EnqueueResult, EnqueueSummary
 
 #: control characters (C0, DEL, C1), line/paragraph separators, and lone surrogates
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")

@@ -32,7 +32,8 @@ import anyio
 import anyio.to_thread
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from jobrunner.audio.stream import Span, WirePlan
+from jobrunner.audio.span import Span
+from jobrunner.audio.stream import WirePlan
 from jobrunner.client.pacer import Clock, Pacer
 from jobrunner.client.readahead import read_ahead
 from jobrunner.client.results import LiveEvent, OnEvent, SessionResult

@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 import anyio
 import anyio.to_thread
 
-from jobrunner.audio.stream import Span, WirePlan, plan_stream
+from jobrunner.audio.span import Span
+from jobrunner.audio.stream import WirePlan, plan_stream
 from jobrunner.config import Settings
 from jobrunner.errors import (
     AudioError,

@@ -24,19 +24,19 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from jobrunner.audio.speechmap import ChannelMode, SpeechMap, map_file
-from jobrunner.audio.vad import detector_id
 from jobrunner.errors import AudioError
 from jobrunner.store import JobState, MapTarget, Selector, Store, StoredMap, TurnSpeech
-from jobrunner.timing.coverage import Coverage
-from jobrunner.timing.speech import time_job
+
+if TYPE_CHECKING:  # the detector (numpy, soundfile) loads when a file is mapped or aligned
+    from jobrunner.audio.speechmap import ChannelMode, SpeechMap
+    from jobrunner.timing.coverage import Coverage
 
 #: jobs read per page by :func:`analyze` (and names per selector chunk)
 PAGE: Final = 500
 
-MapKey = tuple[str, ChannelMode]
+MapKey = tuple[str, "ChannelMode"]
 
 
 class Stopped(Exception):
@@ -83,6 +83,8 @@ def compute_map(
         if on_progress is not None:
             on_progress(done_s, total_s)
 
+    from jobrunner.audio.speechmap import map_file
+
     _same_file(target)
     speech = map_file(target.path, channels=map_key(target)[1], on_progress=progress)
     _same_file(target)  # not rewritten while it was read
@@ -109,6 +111,9 @@ def store_map(store: Store, target: MapTarget, speech: SpeechMap) -> None:
 
 def stored_map(store: Store, target: MapTarget) -> SpeechMap | None:
     """The stored map of ``target``'s content by the current detector, if any."""
+    from jobrunner.audio.speechmap import SpeechMap
+    from jobrunner.audio.vad import detector_id
+
     sha256, mode = map_key(target)
     found = store.speech.find(sha256, mode, detector_id())
     if found is None:
@@ -144,6 +149,8 @@ def align_job(
             return None
         speech = compute_map(todo.target, stop=stop)
         store_map(store, todo.target, speech)
+    from jobrunner.timing.speech import time_job
+
     timing = time_job(speech, todo.turns)
     rows = [
         TurnSpeech(
@@ -256,6 +263,8 @@ def analyze(
     """Map the content of every job ``selector`` names (every job with content when it names
     none) whose map is not stored yet, each content once, then align every selected job that
     succeeded. ``on_progress`` is called from the mapping threads as audio is read."""
+    from jobrunner.audio.vad import detector_id
+
     detector = detector_id()
     missing: dict[MapKey, MapTarget] = {}
     jobs = reused = 0

@@ -13,6 +13,7 @@ from functools import partial
 import anyio
 
 from jobrunner.config import Settings
+from jobrunner.run.loop import backend_options
 from jobrunner.run.multi.plan import processes_for
 from jobrunner.run.outcomes import JobOutcome, RunSummary
 from jobrunner.run.prefetch import run_mapped
@@ -122,7 +123,8 @@ def run_queue(
             on_progress=on_progress,
             clock=clock,
             speech_map=speech_map,
-        )
+        ),
+        backend_options=backend_options(settings.loop),
     )
 
 

@@ -25,11 +25,10 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 
-from jobrunner.client.auto import LiveEvent, SessionResult, transcribe_file
 from jobrunner.config import Settings
 from jobrunner.errors import (
     FileUnavailableError,
@@ -42,7 +41,6 @@ from jobrunner.errors import (
     StaleStateError,
 )
 from jobrunner.retry import Action, Decision, RetryPolicy, decide, describe, error_kind
-from jobrunner.run import splitting
 from jobrunner.run.offload import StoreCalls
 from jobrunner.run.outcomes import JobOutcome, Outcome
 from jobrunner.run.recorder import Recorder
@@ -59,6 +57,9 @@ from jobrunner.run.records import (
 from jobrunner.run.sight import Sight
 from jobrunner.run.watchdog import session_budget_s
 from jobrunner.store import ClaimedJob, Store, utcnow
+
+if TYPE_CHECKING:  # the session client (numpy, soundfile, websockets) loads with the first job
+    from jobrunner.client.auto import LiveEvent, SessionResult
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +165,8 @@ class Attempt:
             async with anyio.create_task_group() as watch:
                 watch.start_soon(self._watchdog, budget)
                 try:
+                    from jobrunner.client.auto import transcribe_file  # with the first job
+
                     settings = job_settings(ctx.settings, job.settings)
                     result = await transcribe_file(
                         job.path,
@@ -220,6 +223,8 @@ class Attempt:
         """Split the job into pieces when it is worth it (:mod:`jobrunner.run.splitting`):
         the ``split`` outcome, or ``None`` to stream it whole. A split that cannot be planned
         or stored leaves the job whole; a lost lease is the attempt's end."""
+        from jobrunner.run import splitting  # speech maps: the audio stack, with the first job
+
         ctx, job = self.ctx, self.job
         settings = job_settings(ctx.settings, job.settings)
         if not splitting.worth_a_look(job, settings):

@@ -36,7 +36,6 @@ from typing import Final, TypeVar, TypeVarTuple
 import anyio
 import anyio.to_thread
 
-from jobrunner.audio.vad import detector_id
 from jobrunner.errors import AudioError, StoreError
 from jobrunner.run.analysis import Aligned, MapKey, Stopped, align_job, map_key, map_target
 from jobrunner.run.outcomes import JobOutcome, RunSummary, SpeechResults
@@ -185,6 +184,8 @@ class SpeechPrefetch:
         candidates += self.store.speech.next_queued(self.ahead, self.label)
         if not candidates:
             return None
+        from jobrunner.audio.vad import detector_id  # numpy: only once there is work
+
         stored = self.store.speech.keys({t.sha256 for t in candidates}, detector_id())
         for target in candidates:
             key = map_key(target)

@@ -13,15 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobrunner.audio.stream import Span
-from jobrunner.client.auto import SessionResult
-from jobrunner.client.source import Enqueued
+from jobrunner.audio.span import Span
 from jobrunner.config import Settings
 from jobrunner.errors import AudioError, FileChangedError, SessionError
 from jobrunner.protocol.turns import Turn
 from jobrunner.store import AttemptRecord, ClaimedJob, TurnRow
+
+if TYPE_CHECKING:  # the client (numpy, soundfile) loads with the first job
+    from jobrunner.client.auto import SessionResult
+    from jobrunner.client.source import Enqueued
 
 #: float slack on top of one chunk when comparing audio sent with the file's duration
 _EPSILON_S = 1e-6
@@ -39,6 +41,8 @@ def job_settings(base: Settings, stored: Mapping[str, Any]) -> Settings:
 
 def enqueued_of(job: ClaimedJob) -> Enqueued:
     """What enqueue recorded of the job's file, for the pre-stream checks."""
+    from jobrunner.client.source import Enqueued
+
     return Enqueued(job.size_bytes, job.mtime_ns, job.frames, job.sample_rate)
 
 

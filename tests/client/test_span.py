@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jobrunner.audio.stream import Span, iter_chunks
+from jobrunner.audio.span import Span
+from jobrunner.audio.stream import iter_chunks
 from jobrunner.client.source import prepare
 from jobrunner.config import Settings
 from jobrunner.errors import AudioError

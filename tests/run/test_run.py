@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from helpers import Serve, fast_settings
 from workerkit import assert_all_exact, enqueue, exported, make_files, poll, tone_turns
 
@@ -29,14 +31,21 @@ def outcomes_of(
     return summary, seen
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_thirty_files_at_concurrency_8_all_exact_turns_in_order(
-    serve: Serve, tmp_path: Path, store: Store, db_url: str
+    serve: Serve, tmp_path: Path, store: Store, db_url: str, loop: str
 ) -> None:
     expected = make_files(tmp_path / "audio", 30)
     server = serve()
-    settings = fast_settings(server, db_url, concurrency=8)
+    settings = fast_settings(server, db_url, concurrency=8, loop=loop)
     enqueue(store, settings, tmp_path / "audio")
-    summary, seen = outcomes_of(store, settings)
+    loops: set[str] = set()
+    summary, seen = outcomes_of(
+        store,
+        settings,
+        on_progress=lambda _: loops.add(type(asyncio.get_running_loop()).__module__),
+    )
+    assert loops == {"uvloop" if loop == "uvloop" else "asyncio.unix_events"}
     assert summary.exit_code == 0 and summary.counts.succeeded == 30 and summary.counts.retries == 0
     assert_all_exact(store, expected)
     assert Counter(o.outcome for o in seen) == {"succeeded": 30}
