@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jobrunner import __version__
@@ -149,8 +149,17 @@ class StreamParams:
         return pairs
 
 
-def build_url(base_url: str, params: StreamParams) -> str:
-    """The Auto endpoint URL for ``params`` under ``base_url``, exactly as the SDK builds it.
+class QueryParams(Protocol):
+    """What :func:`build_url` needs of an endpoint's parameters."""
+
+    def validate(self) -> None: ...
+
+    def query_pairs(self) -> list[tuple[str, str]]: ...
+
+
+def build_url(base_url: str, params: QueryParams, path: str = AUTO_PATH) -> str:
+    """The URL of the endpoint at ``path`` (Auto unless told) for ``params`` under
+    ``base_url``, exactly as the SDK builds it.
 
     Raises :class:`ConfigError` for a base URL that is not http(s)/ws(s) with a host, or for a
     parameter out of range.
@@ -173,7 +182,7 @@ def build_url(base_url: str, params: StreamParams) -> str:
         netloc += f":{port}"
     userinfo, at, _ = parts.netloc.rpartition("@")
     netloc = userinfo + at + netloc
-    path = parts.path.rstrip("/") + AUTO_PATH
+    path = parts.path.rstrip("/") + path
     pairs = parse_qsl(parts.query, keep_blank_values=True) + params.query_pairs()
     return urlunsplit((scheme, netloc, path, urlencode(pairs), ""))
 

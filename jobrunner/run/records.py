@@ -17,7 +17,7 @@ from typing import Any
 
 from jobrunner.client.auto import SessionResult
 from jobrunner.client.source import Enqueued
-from jobrunner.config import Settings
+from jobrunner.config import RESULT_FIELDS, Settings
 from jobrunner.errors import AudioError, FileChangedError, SessionError
 from jobrunner.protocol.turns import Turn
 from jobrunner.store import AttemptRecord, ClaimedJob, TurnRow
@@ -29,7 +29,7 @@ _EPSILON_S = 1e-6
 def job_settings(base: Settings, stored: Mapping[str, Any]) -> Settings:
     """The run's settings with the job's result-changing settings, as enqueued, on top: a job
     is streamed the way its idempotency key says (model, encoding, thresholds ...)."""
-    known = base.result_settings()
+    known = RESULT_FIELDS
     changes = {name: value for name, value in stored.items() if name in known}
     if "keyterms" in changes:
         changes["keyterms"] = tuple(changes["keyterms"] or ())

@@ -197,9 +197,23 @@ class Store:
         attempt: AttemptRecord,
         turns: Sequence[TurnRow],
         transcript: str,
+        *,
+        language: str | None = None,
+        duration_s: float | None = None,
     ) -> None:
         with self._write() as conn:
-            endings.complete(conn, self._sql, self.now(), job_id, owner, attempt, turns, transcript)
+            endings.complete(
+                conn,
+                self._sql,
+                self.now(),
+                job_id,
+                owner,
+                attempt,
+                turns,
+                transcript,
+                language=language,
+                duration_s=duration_s,
+            )
 
     def retry_later(
         self, job_id: int, owner: str, attempt: AttemptRecord, run_after: datetime

@@ -80,11 +80,15 @@ def complete(
     attempt: AttemptRecord,
     turn_rows: Sequence[TurnRow],
     transcript: str,
+    *,
+    language: str | None = None,
+    duration_s: float | None = None,
 ) -> None:
     """Succeed the job: status, attempt row, turns and transcript, all or nothing.
 
     The previous transcript and turns (a forced re-run) are replaced only here, so a re-run
-    that fails leaves them intact.
+    that fails leaves them intact. ``language``/``duration_s``: what a Manual or Batch answer
+    reported, kept with the transcript.
     """
     when = clock_params(now)
     _fenced(conn, sql, sql.complete, job_id, owner, attempt.number, dict(when))
@@ -100,6 +104,8 @@ def complete(
         "attempt_number": attempt.number,
         "text": transcript,
         "turn_count": len(turn_rows),
+        "language": language,
+        "duration_s": duration_s,
     }
     conn.execute(sql.insert_transcript, storable_row(transcripts, values) | when)
 
