@@ -36,7 +36,7 @@ from jobrunner.audio.stream import WirePlan
 from jobrunner.client.pacer import Clock, Pacer
 from jobrunner.client.readahead import read_ahead
 from jobrunner.client.results import LiveEvent, OnEvent, SessionResult
-from jobrunner.client.sender import PacedSender
+from jobrunner.client.sender import PacedSender, Sink
 from jobrunner.client.source import Enqueued, checked_plan, explain
 from jobrunner.client.transport import OnRetry, Sleep, Transport, connect_with_retry
 from jobrunner.config import Settings
@@ -166,7 +166,7 @@ class _Transcription:
 
     async def _send(
         self,
-        transport: Transport,
+        transport: Sink,
         batches: ObjectReceiveStream[list[bytes]],
         scope: anyio.CancelScope,
     ) -> None:
@@ -268,7 +268,7 @@ class _Transcription:
             cancelled = True
             scope.cancel()
 
-        url = build_url(self.settings.base_url, self._params())
+        url = self._url()
         headers = build_headers(self.settings.api_key, self.settings.cartesia_version)
         async with anyio.create_task_group() as tg:
             if cancel_event is not None:
@@ -301,6 +301,9 @@ class _Transcription:
             raise failure
         facts = self.facts(failure.facts if self.transport is None else None)
         raise failure.with_facts(facts, request_id=self.turns.request_id) from failure
+
+    def _url(self) -> str:
+        return build_url(self.settings.base_url, self._params())
 
     def _params(self) -> StreamParams:
         return StreamParams.from_settings(
