@@ -73,8 +73,11 @@ class _Finalizer:
     async def send(self, data: bytes | str) -> None:
         if isinstance(data, bytes):
             offset = self.bytes_sent / self.bytes_per_second
-            while self.points and offset >= self.points[0] - _EPSILON_S:
-                del self.points[0]
+            reached = 0
+            while reached < len(self.points) and offset >= self.points[reached] - _EPSILON_S:
+                reached += 1
+            if reached:  # points closer than a chunk: one finalize covers them all
+                del self.points[:reached]
                 await self.sink.send(FINALIZE)
                 self.session.finalize_sent()
             await self.sink.send(data)

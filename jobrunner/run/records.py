@@ -19,6 +19,7 @@ from jobrunner.client.auto import SessionResult
 from jobrunner.client.source import Enqueued
 from jobrunner.config import RESULT_FIELDS, Settings
 from jobrunner.errors import AudioError, FileChangedError, SessionError
+from jobrunner.protocol.manual_session import ManualTurn
 from jobrunner.protocol.turns import Turn
 from jobrunner.store import AttemptRecord, ClaimedJob, TurnRow
 
@@ -78,9 +79,17 @@ def turn_rows(turns: Sequence[Turn], origin: float) -> list[TurnRow]:
             start_wall_s=t.start_at - origin,
             end_wall_s=None if t.end_at is None else t.end_at - origin,
             ended_by=t.ended_by or "turn.end",
+            words=_words(t),
         )
         for t in turns
     ]
+
+
+def _words(turn: Turn) -> list[dict[str, Any]] | None:
+    """A Manual turn's words as stored; None for an Auto turn (the endpoint gives none)."""
+    if isinstance(turn, ManualTurn) and turn.words is not None:
+        return [word.as_json() for word in turn.words]
+    return None
 
 
 def success_record(job: ClaimedJob, worker: str, result: SessionResult) -> AttemptRecord:
