@@ -32,10 +32,12 @@ from bench.common import ROOT, machine
 #: run order; a name whose module is missing is skipped with a note
 NAMES = (
     "makespan", "pacing", "resources", "scaling", "run", "enqueue", "export", "store_pg", "asr",
-    "vad", "report_speed", "speechmap",
+    "vad", "report_speed", "speechmap", "endpoints",
 )  # fmt: skip
 #: benchmarks that take their own medians over internal rounds, or are deterministic
-RUN_ONCE = frozenset({"run", "enqueue", "export", "store_pg", "asr", "vad", "report_speed"})
+RUN_ONCE = frozenset(
+    {"run", "enqueue", "export", "store_pg", "asr", "vad", "report_speed", "endpoints"}
+)
 RESULTS = Path(__file__).with_name("results.json")
 
 

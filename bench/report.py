@@ -18,7 +18,7 @@ TEMPLATE = Path(__file__).with_name("BENCHMARKS.template.md")
 #: benchmarks with a section of their own in the template (the rest go under "other")
 SECTIONS = (
     "makespan", "pacing", "resources", "scaling", "run", "enqueue", "export", "store_pg", "vad",
-    "report_speed", "speechmap",
+    "report_speed", "speechmap", "endpoints",
 )  # fmt: skip
 
 
@@ -380,6 +380,7 @@ RENDERERS: dict[str, Callable[[Any, list[Any]], str]] = {
     "vad": lambda result, runs: _vad().render(result, runs),
     "report_speed": lambda result, runs: _report_speed().render(result, runs),
     "speechmap": lambda result, runs: _speechmap().render(result, runs),
+    "endpoints": lambda result, runs: _endpoints().render(result, runs),
 }
 
 
@@ -402,6 +403,13 @@ def _speechmap() -> Any:
     import bench.speechmap
 
     return bench.speechmap
+
+
+def _endpoints() -> Any:
+    """bench.endpoints imports the server and the recognizer registry: only when rendered."""
+    import bench.endpoints
+
+    return bench.endpoints
 
 
 def render(name: str, result: Any, runs: list[Any]) -> str:
