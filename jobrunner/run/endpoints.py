@@ -8,6 +8,9 @@ result into what ``Store.complete`` writes: the attempt record, the turn rows (B
 map's segments filled with the answer's words, :mod:`jobrunner.run.batch_turns`), the
 transcript, and what a Batch answer reports (language, duration).
 
+Batch requests are bounded by ``batch_concurrency`` as well as by the run's ``concurrency``
+(each attempt holds one of the run's slots): the plan's limits for the two kinds differ.
+
 Manual and Batch read the speech map of the job's content: the stored one, or one computed
 here (in a worker thread) and stored for the alignment after. A file that cannot be mapped
 does not fail the attempt: Manual then finalizes only at the close (one turn), Batch makes
@@ -23,6 +26,7 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+from anyio.lowlevel import RunVar
 
 from jobrunner.audio.vad import Segment
 from jobrunner.client.auto import transcribe_file
@@ -87,6 +91,23 @@ def speech_segments(store: Store, job: ClaimedJob) -> tuple[Segment, ...] | None
     return speech.channels[0] if speech.channels else ()
 
 
+#: the run's Batch requests in flight: one limiter per event loop (per run)
+_BATCH_SLOTS: RunVar[anyio.CapacityLimiter] = RunVar("jobrunner_batch_slots")
+
+
+def _batch_slots(size: int) -> anyio.CapacityLimiter:
+    """At most ``batch_concurrency`` Batch requests at once in this run (within the run's
+    ``concurrency``: each request also holds one of its slots)."""
+    try:
+        slots = _BATCH_SLOTS.get()
+    except LookupError:
+        slots = anyio.CapacityLimiter(size)
+        _BATCH_SLOTS.set(slots)
+    if slots.total_tokens != size:
+        slots.total_tokens = size
+    return slots
+
+
 async def _segments(store: Store, job: ClaimedJob) -> tuple[Segment, ...] | None:
     return await anyio.to_thread.run_sync(speech_segments, store, job, abandon_on_cancel=True)
 
@@ -110,7 +131,8 @@ async def open_session(
         "enqueued": enqueued,
     }
     if settings.endpoint == "batch":
-        return await transcribe_batch(job.path, settings, on_answer=on_answer, **common)
+        async with _batch_slots(settings.batch_concurrency):
+            return await transcribe_batch(job.path, settings, on_answer=on_answer, **common)
     if settings.endpoint == "manual":
         segments = await _segments(store, job)
         points = finalize_points(segments or (), settings.finalize_hangover_ms)
