@@ -27,6 +27,7 @@ import logging
 import os
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -216,13 +217,16 @@ class _Transcription:
                 f"server sent a {len(frame)}-byte binary frame on a text-only endpoint",
                 request_id=self.turns.request_id,
             )
-        event = parse_server_event(frame)
+        event = self._parse(frame)
         audio_s, at = self.sender.audio_s_sent, self.clock()
         if isinstance(event, ErrorEvent):
             self._report(event, audio_s, at)  # shown before it ends the session
         turn = self.turns.receive(event, audio_s=audio_s, at=at)
         if not isinstance(event, ErrorEvent):
             self._report(event, audio_s, at, turn)
+
+    def _parse(self, frame: str) -> ServerEvent:
+        return parse_server_event(frame)
 
     def _report(
         self, event: ServerEvent, audio_s: float, at: float, turn: Turn | None = None
@@ -356,19 +360,34 @@ async def transcribe_file(
     the pacing (and the connect backoff) and are injectable for tests. ``on_connect_retry``
     hears of each connect try that failed and will be retried (error, seconds to wait).
     """
-    name = os.fspath(path)
-    _warn_pace(settings.pace)
-    plan = await checked_plan(name, settings, enqueued, cancel_event)
-    transcription = _Transcription(
-        name,
+    return await transcribe_with(
+        _Transcription,
+        path,
         settings,
-        plan,
         on_event=on_event,
         clock=clock,
         sleep=sleep,
+        cancel_event=cancel_event,
         on_connect_retry=on_connect_retry,
         enqueued=enqueued,
     )
+
+
+async def transcribe_with(
+    kind: type[_Transcription],
+    path: str | os.PathLike[str],
+    settings: Settings,
+    *,
+    cancel_event: anyio.Event | None,
+    enqueued: Enqueued | None,
+    **options: Any,
+) -> SessionResult:
+    """:func:`transcribe_file` through ``kind``, a session class of an endpoint, with its own
+    ``options`` (``client.manual`` passes its finalize points)."""
+    name = os.fspath(path)
+    _warn_pace(settings.pace)
+    plan = await checked_plan(name, settings, enqueued, cancel_event)
+    transcription = kind(name, settings, plan, enqueued=enqueued, **options)
     return await transcription.run(cancel_event)
 
 

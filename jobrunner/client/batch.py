@@ -34,6 +34,7 @@ import anyio
 import httpx
 
 from jobrunner.audio.stream import WirePlan
+from jobrunner.client.cancel import until_cancelled
 from jobrunner.client.source import Enqueued, checked_plan
 from jobrunner.client.transport import OnRetry, Sleep, connect_backoff
 from jobrunner.config import Settings
@@ -280,24 +281,7 @@ async def transcribe_batch(
         on_retry=on_connect_retry,
         on_answer=on_answer,
     )
-    result: BatchResult | None = None
-    failure: Exception | None = None
-    async with anyio.create_task_group() as tg:
-        if cancel_event is not None:
-
-            async def watch() -> None:
-                await cancel_event.wait()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(watch)
-        try:
-            result = await request.run()
-        except Exception as exc:
-            failure = exc
-        finally:
-            tg.cancel_scope.cancel()
-    if failure is not None:
-        raise failure
+    result = await until_cancelled(cancel_event, request.run)
     if result is None:
         raise SessionCancelled(
             f"batch request cancelled after {request.tries} tries", facts=request.facts()

@@ -27,15 +27,14 @@ import anyio
 
 from jobrunner.audio.stream import WirePlan
 from jobrunner.audio.vad import Segment
-from jobrunner.client.auto import _Transcription, _warn_pace
+from jobrunner.client.auto import _Transcription, transcribe_with
 from jobrunner.client.pacer import Clock
 from jobrunner.client.results import OnEvent, SessionResult
 from jobrunner.client.sender import Sink
-from jobrunner.client.source import Enqueued, checked_plan
+from jobrunner.client.source import Enqueued
 from jobrunner.client.transport import OnRetry, Sleep
 from jobrunner.config import Settings
-from jobrunner.errors import ProtocolViolationError
-from jobrunner.protocol.events import CLOSE_MESSAGE
+from jobrunner.protocol.events import CLOSE_MESSAGE, ServerEvent
 from jobrunner.protocol.handshake import build_url
 from jobrunner.protocol.manual import CLOSE, FINALIZE, MANUAL_PATH, ManualParams, parse_manual_event
 from jobrunner.protocol.manual_session import ManualSession
@@ -113,17 +112,10 @@ class _ManualTranscription(_Transcription):
         finalizer = _Finalizer(transport, self.points, self.plan.bytes_per_second, self.manual)
         await super()._send(finalizer, batches, scope)
 
-    def _handle(self, frame: str | bytes) -> None:
-        if isinstance(frame, bytes):
-            raise ProtocolViolationError(
-                f"server sent a {len(frame)}-byte binary frame on a text-only endpoint",
-                request_id=self.turns.request_id,
-            )
-        event = parse_manual_event(frame)
-        audio_s, at = self.sender.audio_s_sent, self.clock()
-        turn = self.manual.receive(event, audio_s=audio_s, at=at)
-        # LiveEvent.event is typed for Auto's events; a Manual one has the same ``type`` field
-        self._report(event, audio_s, at, turn)  # type: ignore[arg-type]
+    def _parse(self, frame: str) -> ServerEvent:
+        # a Manual event has the ``type`` and ``request_id`` the session and LiveEvent read;
+        # self.turns is the ManualSession, which takes Manual events
+        return parse_manual_event(frame)  # type: ignore[return-value]
 
     def _url(self) -> str:
         params = ManualParams.from_settings(
@@ -148,21 +140,18 @@ async def transcribe_manual(
     of audio, ascending; see :func:`finalize_points`), and return its turns: one per finalize
     that produced text, each a :class:`~jobrunner.protocol.manual_session.ManualTurn` with its
     words. Raises as :func:`jobrunner.client.auto.transcribe_file` does."""
-    name = os.fspath(path)
-    _warn_pace(settings.pace)
-    plan: WirePlan = await checked_plan(name, settings, enqueued, cancel_event)
-    transcription = _ManualTranscription(
-        name,
+    return await transcribe_with(
+        _ManualTranscription,
+        path,
         settings,
-        plan,
         points=points,
         on_event=on_event,
         clock=clock,
         sleep=sleep,
+        cancel_event=cancel_event,
         on_connect_retry=on_connect_retry,
         enqueued=enqueued,
     )
-    return await transcription.run(cancel_event)
 
 
 __all__ = ["finalize_points", "transcribe_manual"]

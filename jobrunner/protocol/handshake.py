@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, ClassVar, Final, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jobrunner import __version__
@@ -65,6 +65,14 @@ class StreamParams:
     turn_eager_end_threshold: float | None = None
     turn_end_threshold: float | None = None
     turn_end_timeout_ms: int | None = None
+
+    #: the optional query parameters after the keyterms, in the SDK's order
+    OPTIONAL: ClassVar[tuple[str, ...]] = (
+        "turn_eager_end_threshold",
+        "turn_end_threshold",
+        "turn_end_timeout_ms",
+        "turn_start_threshold",
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, encoding: str, sample_rate: int) -> StreamParams:
@@ -137,12 +145,7 @@ class StreamParams:
             ("sample_rate", str(self.sample_rate)),
         ]
         pairs.extend(("keyterm", term) for term in self.keyterms)
-        for name in (
-            "turn_eager_end_threshold",
-            "turn_end_threshold",
-            "turn_end_timeout_ms",
-            "turn_start_threshold",
-        ):
+        for name in self.OPTIONAL:
             value = getattr(self, name)
             if value is not None:
                 pairs.append((name, str(value)))

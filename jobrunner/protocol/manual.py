@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from jobrunner.errors import ConfigError, ProtocolViolationError
 from jobrunner.protocol.events import ErrorEvent, UnknownEvent, parse_server_event
@@ -43,13 +43,16 @@ class ManualParams(StreamParams):
     min_volume: float | None = None
     max_silence_duration_secs: float | None = None
 
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("language", "max_silence_duration_secs", "min_volume")
+
     @classmethod
     def from_settings(cls, settings: Settings, *, encoding: str, sample_rate: int) -> ManualParams:
+        auto = StreamParams.from_settings(settings, encoding=encoding, sample_rate=sample_rate)
         return cls(
-            model=settings.model,
-            encoding=encoding,
-            sample_rate=sample_rate,
-            keyterms=tuple(settings.keyterms),
+            model=auto.model,
+            encoding=auto.encoding,
+            sample_rate=auto.sample_rate,
+            keyterms=auto.keyterms,  # no turn thresholds: the client decides where turns end
             language=settings.language,
             min_volume=settings.min_volume,
             max_silence_duration_secs=settings.max_silence_duration_secs,
@@ -67,19 +70,6 @@ class ManualParams(StreamParams):
                 raise ConfigError(f"{name} is for model {WHISPER} only, not {self.model}")
             if value < 0:
                 raise ConfigError(f"{name} must be >= 0, got {value}")
-
-    def query_pairs(self) -> list[tuple[str, str]]:
-        pairs: list[tuple[str, str]] = [
-            ("encoding", self.encoding),
-            ("model", self.model),
-            ("sample_rate", str(self.sample_rate)),
-        ]
-        pairs.extend(("keyterm", term) for term in self.keyterms)
-        for name in ("language", "max_silence_duration_secs", "min_volume"):
-            value = getattr(self, name)
-            if value is not None:
-                pairs.append((name, str(value)))
-        return pairs
 
 
 @dataclass(frozen=True)
