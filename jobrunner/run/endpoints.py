@@ -182,7 +182,6 @@ async def completion(
         http_status=result.http_status,
         request_id=result.request_id,
         audio_seconds_sent=result.plan.duration_s,
-        connect_s=result.request_s,
         endpoint=endpoint,
     )
     return Completion(record, rows, answer.text, answer.language, answer.duration)
