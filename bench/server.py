@@ -31,26 +31,27 @@ import json
 import logging
 import resource
 import sys
-from typing import Any
 
-from websockets.asyncio.server import serve
-
-from jobrunner.protocol.events import ConfigRequest, ServerEvent
-from jobrunner.server.app import WEBSOCKETS_LOGGER, RealtimeServer, ServerConfig
+from jobrunner.protocol.events import ConfigRequest
+from jobrunner.server.app import RealtimeServer, ServerConfig
 from jobrunner.server.recognizer import Float32Array, get_recognizer
 from jobrunner.server.turn_detector import TurnParams
+from jobrunner.server.words import EngineEvent
 
 
 class SinkSession:
     blocking = False
 
-    def feed(self, samples: Float32Array) -> list[ServerEvent]:
+    def feed(self, samples: Float32Array) -> list[EngineEvent]:
         return []
 
     def configure(self, request: ConfigRequest) -> None:
         pass
 
-    def finish(self) -> list[ServerEvent]:
+    def finish(self) -> list[EngineEvent]:
+        return []
+
+    def cut(self) -> list[EngineEvent]:
         return []
 
 
@@ -61,23 +62,6 @@ class SinkEngine:
 
     def open(self, sample_rate: int, turn: TurnParams) -> SinkSession:
         return SinkSession()
-
-
-class BenchRealtimeServer(RealtimeServer):
-    """:class:`RealtimeServer` listening with a larger backlog."""
-
-    backlog = 4096
-
-    async def start(self) -> Any:
-        self._server = await serve(
-            self._handle,
-            self.config.host,
-            self.config.port,
-            process_request=self.process_request,
-            logger=logging.getLogger(WEBSOCKETS_LOGGER),
-            backlog=self.backlog,
-        )
-        return self._server
 
 
 def raise_nofile() -> int:
@@ -93,7 +77,7 @@ def raise_nofile() -> int:
 async def _serve(args: argparse.Namespace) -> None:
     config = ServerConfig(port=0, max_rate=args.max_rate, burst_s=args.burst_s)
     engine = SinkEngine() if args.engine == "sink" else get_recognizer(args.engine)
-    app = BenchRealtimeServer(config, engine)
+    app = RealtimeServer(config, engine)
     app.backlog = args.backlog
     nofile = raise_nofile()
     await app.start()

@@ -51,7 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "serve": (
         "jobrunner.cli.serve:serve_command",
-        "Run the local realtime server: Cartesia's Auto STT endpoint, offline.",
+        "Run the local server: Cartesia's three STT endpoints, offline, on one port.",
     ),
     "run": (
         "jobrunner.cli.run:run_command",

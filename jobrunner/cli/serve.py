@@ -19,12 +19,14 @@ from jobrunner.server import (
     serve_forever,
 )
 
-HELP = """Run the local realtime server: Cartesia's Auto STT endpoint, offline.
+HELP = """Run the local server: Cartesia's three STT endpoints, offline, on one port.
 
-It speaks /stt/turns/websocket exactly like the service (auth, version, parameter checks,
-connected / turn.* / error events, close -> flush -> 1000, overload protection), so
-jobrunner, the official SDK (base_url="http://127.0.0.1:PORT") or any Cartesia client can
-use it. Prints one line with its URL on stderr; stops on Ctrl-C or SIGTERM.
+It speaks Auto (/stt/turns/websocket: connected / turn.* / error events, close -> flush ->
+1000, overload protection), Manual (/stt/websocket: finalize -> finals + flush_done, close
+-> finals + done + 1000) and Batch (POST /stt, multipart) like the service (auth, version,
+parameter checks, error bodies), so jobrunner, the official SDK
+(base_url="http://127.0.0.1:PORT") or any Cartesia client can use it. Prints one line with
+its URL on stderr; stops on Ctrl-C or SIGTERM.
 
 \b
 Engines:
@@ -45,6 +47,12 @@ Fault spec (--faults), comma-separated KIND[@SECONDS]=WHEN, WHEN = probability o
                        and an empty turn.end (coverage check: jobrunner jobs --uncovered)
   end_early@2=0.2      silent: no turn starting after 2 s of audio is reported; the
                        session still flushes and closes 1000
+  no_done=0.1          Manual: finals after close but never done nor a close
+  late_interim=0.1     Manual: an is_final false transcript after the last final
+  batch_503=0.2        Batch: HTTP 503 (any 4xx/5xx; 429 and 503 carry Retry-After)
+  batch_slow@3=0.2     Batch: answer 3 s late
+  batch_garbage=0.1    Batch: a 200 whose body is not JSON
+  batch_shape=0.1      Batch: a 200 JSON without the transcript's fields
   limit=5              at most 5 faults in total
 A fault whose SECONDS are not reached fires at the client's close. Same --seed, same faults.
 
@@ -102,7 +110,7 @@ Examples:
     "--max-sessions",
     type=click.IntRange(min=1),
     metavar="N",
-    help="Hard concurrency limit: upgrades beyond N open sessions get HTTP 429.",
+    help="Hard concurrency limit: beyond N open sessions and Batch requests, HTTP 429.",
 )
 @click.option(
     "--max-rate",

@@ -1,4 +1,7 @@
-"""The bundled local realtime server (``jobrunner serve``): the Auto endpoint, offline.
+"""The bundled local server (``jobrunner serve``): Cartesia's three STT endpoints, offline.
+
+Auto (``/stt/turns/websocket``), Manual (``/stt/websocket``) and Batch (``POST /stt``) on one
+port, served by aiohttp.
 
 Public API::
 
@@ -7,8 +10,12 @@ Public API::
     from jobrunner.server.tones import synthesize, write_wav, turn_texts   # test audio
     from jobrunner.server.faults import parse_faults                       # --faults specs
 
-Modules: ``app`` (upgrade decisions), ``connection`` (one session), ``params`` (query
-validation), ``faults``, ``recorder`` (handshakes, counters), ``local`` (threads, CLI entry),
+Modules: ``app`` (routing, upgrade decisions), ``config`` (``ServerConfig``), ``gate`` (keys,
+request records, HTTP error bodies), ``session`` (what websocket sessions share),
+``connection`` (one Auto session), ``manual`` (one Manual session), ``batch`` (one Batch
+request) with ``offline`` (a whole file through a recognizer), ``words`` (word times),
+``params`` (query validation), ``faults``, ``damage`` (silent faults), ``recorder``
+(handshakes, counters), ``local`` (threads, CLI entry),
 ``recognizer`` (the interface behind ``--engine``), ``turn_detector``, ``pcm`` (wire decoding),
 ``tones/`` (deterministic engine: codec, decoder, recognizer), ``whisper/`` (the real
 recognizer, ``asr`` extra: decoder, recognition, recognizer) with ``silero`` (VAD) and

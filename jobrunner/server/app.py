@@ -1,115 +1,57 @@
-"""The local realtime server: upgrade decisions, then one :class:`ConnectionHandler` each.
+"""The local realtime server: one aiohttp app serving the three Cartesia STT endpoints.
 
-Everything the service answers *on the upgrade* is decided in :meth:`RealtimeServer.
-process_request`, in this order, and recorded as a :class:`~jobrunner.server.recorder.Handshake`:
+Every request on the port is routed here, recorded as a
+:class:`~jobrunner.server.recorder.Handshake`, and answered in this order:
 
-1. path: ``<prefix>/stt/turns/websocket`` or 404;
-2. key (when the server has one): the first credential present among ``Authorization:
-   Bearer``, ``X-API-Key``, ``?api_key=``, ``?access_token=`` must match, else 401;
-3. injected upgrade faults (``upgrade_503`` ...), then the concurrency limit (429);
+1. path and method: ``<prefix>/stt/turns/websocket`` (Auto) and ``<prefix>/stt/websocket``
+   (Manual) take a websocket ``GET``, ``<prefix>/stt`` (Batch) a ``POST``; anything else is
+   404 (405 for a known path with the wrong method, 426 for a plain GET on a websocket path);
+2. key (when the server has one): see :mod:`~jobrunner.server.gate`, else 401;
+3. websockets: injected upgrade faults (``upgrade_503`` ...), then the concurrency limit (429);
+   Batch: the concurrency limit, then :mod:`~jobrunner.server.batch`;
 4. accepted (101) with a fresh request id. Parameters are checked here too, but a bad
    parameter is answered after the upgrade (``error`` 400), as the service does.
 
-The permessage-deflate extension is declined: audio barely compresses and deflating every
-frame cost about a third of the server's CPU at 50 sessions (clients work either way).
-
-Refusals carry a JSON body like the service's HTTP errors (``error_code``, ``title``,
-``message``, ``request_id``). The server never logs credentials, and binds to loopback
-unless told otherwise (``public`` plus an API key).
+aiohttp does websocket and HTTP (multipart) on one port: the websockets library's server
+accepts only ``GET``. The permessage-deflate extension is declined (audio barely compresses
+and deflating every frame cost about a third of the server's CPU at 50 sessions), no
+subprotocol is chosen, frames are limited to 1 MiB and the server pings every 20 s, as the
+websockets defaults did. Access logs are off: request lines carry keys in their query.
+The server never logs credentials, and binds to loopback unless told otherwise (``public``
+plus an API key).
 """
 
 from __future__ import annotations
 
-import hmac
-import json
+import asyncio
 import logging
 import uuid
-import weakref
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
-from urllib.parse import parse_qsl, urlsplit
+from collections.abc import Awaitable, Callable
+from typing import Final
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.http11 import Request, Response
-from websockets.protocol import State
+from aiohttp import WSCloseCode, web
 
-from jobrunner.config import Secret
-from jobrunner.errors import UsageError
-from jobrunner.net import is_loopback
 from jobrunner.protocol.events import AUTO_PATH
-from jobrunner.redact import redact_library_logs
-from jobrunner.server.connection import Admission, ConnectionHandler, Limits, status_phrase
-from jobrunner.server.faults import FaultInjector, FaultSpec
-from jobrunner.server.params import SessionRequest, parse_request
+from jobrunner.server.batch import BatchHandler
+from jobrunner.server.config import DEFAULT_PORT, ServerConfig
+from jobrunner.server.connection import ConnectionHandler
+from jobrunner.server.faults import FaultInjector
+from jobrunner.server.gate import REQUEST_LOGGER, Asked, error_response, key_refusal, read_request
+from jobrunner.server.manual import ManualHandler
+from jobrunner.server.params import parse_manual_request, parse_request
 from jobrunner.server.recognizer import Recognizer, get_recognizer
 from jobrunner.server.recorder import Handshake, Recorder, ServerStats
+from jobrunner.server.session import Admission, Limits, Session
 
 log = logging.getLogger(__name__)
-redact_library_logs()  # websockets logs request headers (keys) at DEBUG
 
-DEFAULT_PORT = 8765
+MANUAL_PATH: Final = "/stt/websocket"
+BATCH_PATH: Final = "/stt"
+MAX_FRAME_BYTES: Final = 1 << 20
+PING_INTERVAL_S: Final = 20.0
 
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """How ``jobrunner serve`` / :class:`LocalServer` behave. Frozen; validated on creation."""
-
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    api_key: Secret = field(default_factory=lambda: Secret(""))
-    engine: str = "tones"  # --engine: a name in recognizer.RECOGNIZERS
-    engine_options: Mapping[str, Any] = field(default_factory=dict)  # its keyword options
-    faults: FaultSpec = field(default_factory=FaultSpec)
-    seed: int = 0
-    max_sessions: int | None = None
-    max_rate: float = 1.25  # x realtime; 0 disables the overload check
-    burst_s: float = 1.5
-    public: bool = False
-    path_prefix: str = ""
-
-    def __post_init__(self) -> None:
-        if not is_loopback(self.host):
-            if not self.public:
-                raise UsageError(
-                    f"refusing to bind to {self.host}: the server binds to loopback unless "
-                    "started with --public (and --api-key)"
-                )
-            if not self.api_key:
-                raise UsageError(
-                    "--public needs --api-key or --api-key-file: a reachable server must check keys"
-                )
-        if self.max_sessions is not None and self.max_sessions < 1:
-            raise UsageError(f"--max-sessions must be >= 1, got {self.max_sessions}")
-        if self.max_rate < 0 or self.burst_s < 0:
-            raise UsageError("--max-rate and --burst-s must not be negative")
-        if not 0 <= self.port <= 65535:
-            raise UsageError(f"--port must be 0-65535, got {self.port}")
-
-    @property
-    def path(self) -> str:
-        return self.path_prefix.rstrip("/") + AUTO_PATH
-
-
-def _credential(request: Request, query: list[tuple[str, str]]) -> tuple[str | None, str | None]:
-    """(method, value) of the first credential present, in the service's order."""
-    authorization = request.headers.get("Authorization")
-    if authorization is not None:
-        scheme, _, token = authorization.partition(" ")
-        return "bearer", token.strip() if scheme.lower() == "bearer" else ""
-    header_key = request.headers.get("X-API-Key")
-    if header_key is not None:
-        return "x-api-key", header_key
-    params = dict(query)
-    for name in ("api_key", "access_token"):
-        if name in params:
-            return name, params[name]
-    return None, None
-
-
-#: the logger websockets writes this server's handshakes to (request line and headers, with
-#: any key in them, at DEBUG); :mod:`jobrunner.redact` masks credentials in it
-WEBSOCKETS_LOGGER: Final = "jobrunner.server.websockets"
+#: kept for importers of the old name: the logger of request lines (see ``gate``)
+WEBSOCKETS_LOGGER: Final = REQUEST_LOGGER
 
 
 class RealtimeServer:
@@ -118,18 +60,29 @@ class RealtimeServer:
     The recognizer is built from ``config.engine`` unless one is given (tests, benchmarks).
     """
 
+    #: listen backlog (benchmarks raise it: a burst of 1,000 connects overflows 128)
+    backlog = 128
+
     def __init__(self, config: ServerConfig, recognizer: Recognizer | None = None) -> None:
         self.config = config
         self.recognizer = recognizer or get_recognizer(config.engine, **dict(config.engine_options))
         self.recorder = Recorder()
         self.faults = FaultInjector(config.faults, seed=config.seed)
         self._limits = Limits(max_rate=config.max_rate, burst_s=config.burst_s)
-        self._admissions: weakref.WeakKeyDictionary[ServerConnection, Admission] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._slots: set[ServerConnection] = set()
+        self._busy = 0  # sessions and Batch requests admitted and not finished
+        self._sockets: set[web.WebSocketResponse] = set()
         self._numbers = 0
-        self._server: Server | None = None
+        self._batch_numbers = 0
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        prefix = config.path_prefix.rstrip("/")
+        self._routes: dict[
+            str, tuple[str, Callable[[web.Request, Asked], Awaitable[web.StreamResponse]]]
+        ] = {  # fmt: skip
+            prefix + AUTO_PATH: ("GET", self._auto),
+            prefix + MANUAL_PATH: ("GET", self._manual),
+            prefix + BATCH_PATH: ("POST", self._batch),
+        }
 
     # --- records ------------------------------------------------------------------------
 
@@ -143,23 +96,26 @@ class RealtimeServer:
 
     # --- lifecycle ----------------------------------------------------------------------
 
-    async def start(self) -> Server:
+    async def start(self) -> None:
         """Listen (port 0 picks a free port; see :attr:`port`)."""
-        self._server = await serve(
-            self._handle,
-            self.config.host,
-            self.config.port,
-            process_request=self.process_request,
-            logger=logging.getLogger(WEBSOCKETS_LOGGER),
-            compression=None,
-        )
-        return self._server
+        app = web.Application(handler_args={"max_field_size": 16384})
+        app.router.add_route("*", "/{tail:.*}", self._route)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, self.config.port, backlog=self.backlog)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if self._port is None:
             raise RuntimeError("server not started")
-        return int(self._server.sockets[0].getsockname()[1])
+        return self._port
 
     @property
     def url(self) -> str:
@@ -169,104 +125,139 @@ class RealtimeServer:
         return f"http://{shown}:{self.port}{self.config.path_prefix.rstrip('/')}"
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        """Close every websocket (1001, going away), then the listener."""
+        if self._runner is None:
+            return
+        sockets = list(self._sockets)
+        if sockets:
+            await asyncio.gather(
+                *(ws.close(code=WSCloseCode.GOING_AWAY) for ws in sockets), return_exceptions=True
+            )
+        await self._runner.cleanup()
+        self._runner = None
 
-    # --- upgrade ------------------------------------------------------------------------
+    # --- routing ------------------------------------------------------------------------
 
-    def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        asked = read_request(request)
+        route = self._routes.get(asked.path)
+        if route is None:
+            return self._refuse(asked, 404, "not_found", f"no endpoint at {asked.path}")
+        method, handler = route
+        if request.method != method:
+            return self._refuse(
+                asked,
+                405,
+                "method_not_allowed",
+                f"{asked.path} takes {method}, not {request.method}",
+            )
+        refused = key_refusal(asked, self.config.api_key.reveal())
+        if refused is not None:
+            return self._refuse(asked, 401, *refused)
+        return await handler(request, asked)
+
+    def _refuse(self, asked: Asked, status: int, error_code: str, message: str) -> web.Response:
+        record = asked.record(status)
+        if asked.method == "POST":
+            self.recorder.batch(record)
+        else:
+            self.recorder.upgrade(record)
+        return error_response(status, error_code, message)
+
+    def _full(self) -> bool:
+        limit = self.config.max_sessions
+        return limit is not None and self._busy >= limit
+
+    def _too_many(self, asked: Asked) -> web.Response:
+        return self._refuse(
+            asked,
+            429,
+            "concurrency_limit_exceeded",
+            f"too many concurrent sessions (limit {self.config.max_sessions})",
+        )
+
+    # --- websockets ---------------------------------------------------------------------
+
+    async def _auto(self, request: web.Request, asked: Asked) -> web.StreamResponse:
+        return await self._websocket(request, asked, manual=False)
+
+    async def _manual(self, request: web.Request, asked: Asked) -> web.StreamResponse:
+        return await self._websocket(request, asked, manual=True)
+
+    async def _websocket(
+        self, request: web.Request, asked: Asked, *, manual: bool
+    ) -> web.StreamResponse:
+        ws = web.WebSocketResponse(
+            compress=False, heartbeat=PING_INTERVAL_S, max_msg_size=MAX_FRAME_BYTES
+        )
+        if not ws.can_prepare(request).ok:
+            return self._refuse(asked, 426, "upgrade_required", "this endpoint is a websocket")
         self._numbers += 1
         number = self._numbers
-        split = urlsplit(request.path)
-        query = parse_qsl(split.query, keep_blank_values=True)
-        headers = tuple(request.headers.raw_items())
-        method, credential = _credential(request, query)
-        version = dict(query).get("cartesia_version", request.headers.get("cartesia-version"))
-
-        def record(status: int, request_id: str | None = None) -> None:
-            self.recorder.upgrade(
-                Handshake(
-                    path=split.path,
-                    query=tuple(query),
-                    headers=headers,
-                    status=status,
-                    request_id=request_id,
-                    auth=method,
-                    version=version,
-                )
-            )
-
-        if split.path != self.config.path:
-            record(404)
-            return _refuse(conn, 404, "not_found", f"no endpoint at {split.path}")
-        expected = self.config.api_key
-        if expected and (credential is None or not _same(credential, expected.reveal())):
-            record(401)
-            why = "missing API key" if credential is None else "invalid API key"
-            return _refuse(conn, 401, "unauthorized", why)
         fault = self.faults.for_upgrade(number)
         if fault is not None and fault.status is not None:
-            record(fault.status)
             self.recorder.fault(fault.label)
-            return _refuse(conn, fault.status, "injected_fault", f"injected fault: {fault.label}")
-        if self.config.max_sessions is not None and self._busy() >= self.config.max_sessions:
-            record(429)
-            return _refuse(
-                conn,
-                429,
-                "concurrency_limit_exceeded",
-                f"too many concurrent sessions (limit {self.config.max_sessions})",
+            return self._refuse(
+                asked, fault.status, "injected_fault", f"injected fault: {fault.label}"
             )
+        if self._full():
+            return self._too_many(asked)
         request_id = str(uuid.uuid4())
-        parsed = parse_request(query, version_header=request.headers.get("cartesia-version"))
-        session_fault = (
-            self.faults.for_session(number) if isinstance(parsed, SessionRequest) else None
+        version_header = request.headers.get("cartesia-version")
+        parsed = (
+            parse_manual_request(asked.query, version_header=version_header)
+            if manual
+            else parse_request(asked.query, version_header=version_header)
         )
-        self._admissions[conn] = Admission(number, request_id, parsed, session_fault)
-        self._slots.add(conn)
-        record(101, request_id)
-        return None
-
-    def _busy(self) -> int:
-        self._slots = {c for c in self._slots if c.state is not State.CLOSED}
-        return len(self._slots)
-
-    async def _handle(self, conn: ServerConnection) -> None:
-        admission = self._admissions.pop(conn, None)
-        if admission is None:  # pragma: no cover - process_request always admits first
-            await conn.close(1011)
-            return
+        valid = not hasattr(parsed, "error_code")
+        session_fault = self.faults.for_session(number, manual=manual) if valid else None
+        admission = Admission(number, request_id, parsed, session_fault)
+        self.recorder.upgrade(asked.record(101, request_id))
+        self._busy += 1
         self.recorder.session_opened()
         try:
-            handler = ConnectionHandler(
-                conn, admission, self.recognizer, self._limits, self.recorder
-            )
+            transport = request.transport
+            await ws.prepare(request)
+            self._sockets.add(ws)
+            kind: type[Session] = ManualHandler if manual else ConnectionHandler
+            handler = kind(ws, transport, admission, self.recognizer, self._limits, self.recorder)
             await handler.run()
         finally:
-            self._slots.discard(conn)
+            self._sockets.discard(ws)
+            self._busy -= 1
             self.recorder.session_closed()
+        return ws
+
+    # --- batch --------------------------------------------------------------------------
+
+    async def _batch(self, request: web.Request, asked: Asked) -> web.StreamResponse:
+        if self._full():
+            return self._too_many(asked)
+        self._batch_numbers += 1
+        self._busy += 1
+        self.recorder.session_opened()
+        try:
+            handler = BatchHandler(
+                request,
+                number=self._batch_numbers,
+                recognizer=self.recognizer,
+                faults=self.faults,
+                recorder=self.recorder,
+                max_upload_bytes=self.config.max_upload_bytes,
+            )
+            response = await handler.run()
+        finally:
+            self._busy -= 1
+            self.recorder.session_closed()
+        self.recorder.batch(asked.record(response.status, handler.request_id))
+        return response
 
 
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _refuse(conn: ServerConnection, status: int, error_code: str, message: str) -> Response:
-    body = json.dumps(
-        {
-            "error_code": error_code,
-            "title": status_phrase(status),
-            "message": message,
-            "request_id": str(uuid.uuid4()),
-        }
-    )
-    response = conn.respond(status, body + "\n")
-    del response.headers["Content-Type"]
-    response.headers["Content-Type"] = "application/json"
-    if status in (429, 503):
-        response.headers["Retry-After"] = "1"
-    return response
-
-
-__all__ = ["DEFAULT_PORT", "WEBSOCKETS_LOGGER", "RealtimeServer", "ServerConfig", "is_loopback"]
+__all__ = [
+    "BATCH_PATH",
+    "DEFAULT_PORT",
+    "MANUAL_PATH",
+    "WEBSOCKETS_LOGGER",
+    "RealtimeServer",
+    "ServerConfig",
+]

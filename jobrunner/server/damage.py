@@ -12,6 +12,8 @@ produce exactly that, sans I/O: the connection hands every batch of outgoing eve
 * ``end_early``: every turn whose ``turn.start`` goes out once ``at_s`` seconds arrived is
   withheld entirely, as if the recognizer had stopped there; a turn already open goes on.
   The session flushes and closes normally.
+
+A damaged turn's word times (:class:`~jobrunner.server.words.TurnWords`) go with its text.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from collections.abc import Sequence
 from typing import Final
 
 from jobrunner.protocol.events import (
-    ServerEvent,
     TurnEagerEnd,
     TurnEnd,
     TurnResume,
@@ -29,8 +30,9 @@ from jobrunner.protocol.events import (
     TurnUpdate,
 )
 from jobrunner.server.faults import DEFAULT_AT_S, SILENT_KINDS, Fault
+from jobrunner.server.words import EngineEvent, TurnWords
 
-_TURN_EVENTS: Final = (TurnStart, TurnUpdate, TurnEagerEnd, TurnResume, TurnEnd)
+_TURN_EVENTS: Final = (TurnStart, TurnUpdate, TurnEagerEnd, TurnResume, TurnEnd, TurnWords)
 
 
 class TurnDamage:
@@ -44,9 +46,9 @@ class TurnDamage:
         self.fired = False
         self._damaging = False  # the open turn is the damaged one
 
-    def apply(self, events: Sequence[ServerEvent], audio_s: float) -> list[ServerEvent]:
+    def apply(self, events: Sequence[EngineEvent], audio_s: float) -> list[EngineEvent]:
         """``events`` as the damaged session sends them, ``audio_s`` seconds into the audio."""
-        out: list[ServerEvent] = []
+        out: list[EngineEvent] = []
         for event in events:
             if isinstance(event, TurnStart):
                 self._damaging = self._chooses(audio_s)
@@ -56,7 +58,7 @@ class TurnDamage:
             elif self.fault.kind == "drop_text":
                 if isinstance(event, TurnEagerEnd | TurnEnd):
                     out.append(dataclasses.replace(event, transcript=""))
-                elif not isinstance(event, TurnUpdate):
+                elif not isinstance(event, TurnUpdate | TurnWords):
                     out.append(event)
             if isinstance(event, TurnEnd):
                 self._damaging = False

@@ -19,11 +19,22 @@ list of rules ``KIND[@SECONDS]=WHEN`` plus an optional ``limit=N``::
     end_early@2=0.2            silent damage: no turn that starts once SECONDS of audio arrived
                                is reported (no event of it at all); the session still flushes
                                and closes 1000 as if all went well
+    no_done=0.1                Manual: after the client's ``close``, the final transcripts
+                               but never ``done`` nor a close; the client's drain timeout ends it
+    late_interim=0.1           Manual: an ``is_final: false`` transcript after the last final
+                               of the close (a bad answer the client must detect)
+    batch_503=0.2              Batch: answer HTTP 503 (any 4xx/5xx: batch_429 carries
+                               ``Retry-After``, like 503) with the service's error body
+    batch_slow@3=0.2           Batch: answer SECONDS (default 2) late
+    batch_garbage=0.1          Batch: a 200 whose body is not JSON
+    batch_shape=0.1            Batch: a 200 JSON object without the transcript's fields
     limit=5                    inject at most 5 faults in total, then behave
 
 WHEN is a probability (``0.25``) or ``first:N`` (the first N connections that reach this rule).
-Upgrade rules are judged for every upgrade with a valid path and key; session rules for every
-accepted, valid session; within a phase the first rule that fires wins. A session whose audio
+Upgrade rules are judged for every websocket upgrade with a valid path and key; session rules
+(drop ... end_early) for every accepted, valid websocket session, Auto or Manual; the Manual
+rules for Manual sessions only; Batch rules for every Batch request with a valid key. Within a
+phase the first rule that fires wins. A session whose audio
 ends before a rule's SECONDS gets its fault when it sends ``close``, so a fault always fires
 once chosen, except the silent damage (``drop_text``, ``end_early``): it fires only when a turn
 starts after SECONDS (the flush included), and is counted in the server's stats only then. The
@@ -43,16 +54,43 @@ from typing import Final, Literal
 
 from jobrunner.errors import UsageError
 
-FaultKind = Literal["upgrade", "error", "drop", "stall", "slow_drain", "drop_text", "end_early"]
+FaultKind = Literal[
+    "upgrade",
+    "error",
+    "drop",
+    "stall",
+    "slow_drain",
+    "drop_text",
+    "end_early",
+    "no_done",
+    "late_interim",
+    "batch_status",
+    "batch_slow",
+    "batch_garbage",
+    "batch_shape",
+]
+Phase = Literal["upgrade", "session", "manual", "batch"]
 #: faults that damage the turns silently (no error, a normal close): the coverage check's prey
 SILENT_KINDS: Final = frozenset({"drop_text", "end_early"})
 
 DEFAULT_AT_S: Final = 0.5
 DEFAULT_DRAIN_DELAY_S: Final = 2.0
 
+MANUAL_KINDS: Final = frozenset({"no_done", "late_interim"})
+BATCH_KINDS: Final = frozenset({"batch_status", "batch_slow", "batch_garbage", "batch_shape"})
+
+#: kinds without a status or SECONDS
+_PLAIN: Final[dict[str, FaultKind]] = {
+    "no_done": "no_done",
+    "late_interim": "late_interim",
+    "batch_garbage": "batch_garbage",
+    "batch_shape": "batch_shape",
+}
+
 _RULE = re.compile(
-    r"(?P<kind>upgrade_(?P<ustatus>\d{3})|error_(?P<estatus>\d{3})|drop_text|drop|stall"
-    r"|slow_drain|end_early)"
+    r"(?P<kind>upgrade_(?P<ustatus>\d{3})|error_(?P<estatus>\d{3})|batch_(?P<bstatus>\d{3})"
+    r"|drop_text|drop|stall|slow_drain|end_early|no_done|late_interim|batch_slow"
+    r"|batch_garbage|batch_shape)"
     r"(?:@(?P<seconds>\d+(?:\.\d*)?|\.\d+))?"
     r"=(?P<when>first:\d+|\d*\.?\d+)"
 )
@@ -69,8 +107,20 @@ class Fault:
 
     @property
     def label(self) -> str:
-        """Counter key in the server stats, e.g. ``upgrade_503``, ``drop``."""
+        """Counter key in the server stats, e.g. ``upgrade_503``, ``drop``, ``batch_429``."""
+        if self.kind == "batch_status":
+            return f"batch_{self.status}"
         return f"{self.kind}_{self.status}" if self.status is not None else self.kind
+
+    @property
+    def phase(self) -> Phase:
+        if self.kind == "upgrade":
+            return "upgrade"
+        if self.kind in MANUAL_KINDS:
+            return "manual"
+        if self.kind in BATCH_KINDS:
+            return "batch"
+        return "session"
 
 
 @dataclass(frozen=True)
@@ -110,7 +160,8 @@ def parse_faults(spec: str | None) -> FaultSpec:
             raise UsageError(
                 f"--faults: cannot read {item!r} (expected KIND[@SECONDS]=P or "
                 "KIND[@SECONDS]=first:N; kinds: upgrade_NNN, error_NNN, drop, stall, "
-                "slow_drain, drop_text, end_early; see jobrunner serve --help)"
+                "slow_drain, drop_text, end_early, no_done, late_interim, batch_NNN, "
+                "batch_slow, batch_garbage, batch_shape; see jobrunner serve --help)"
             )
         rules.append(_rule(item, match))
     return FaultSpec(rules=tuple(rules), limit=limit, text=spec)
@@ -130,6 +181,17 @@ def _rule(item: str, match: re.Match[str]) -> FaultRule:
         if not _known_error(status):
             raise UsageError(f"--faults: {item!r}: error events take a 4xx/5xx status")
         fault = Fault("error", status=status, at_s=_or(seconds, DEFAULT_AT_S))
+    elif match["bstatus"] is not None:
+        status = int(match["bstatus"])
+        if not _known_error(status) or seconds is not None:
+            raise UsageError(f"--faults: {item!r}: batch faults take a 4xx/5xx status, no @")
+        fault = Fault("batch_status", status=status)
+    elif name == "batch_slow":
+        fault = Fault("batch_slow", delay_s=_or(seconds, DEFAULT_DRAIN_DELAY_S))
+    elif name in _PLAIN:
+        if seconds is not None:
+            raise UsageError(f"--faults: {item!r}: {name} takes no @SECONDS")
+        fault = Fault(_PLAIN[name])
     elif name == "drop":
         fault = Fault("drop", at_s=_or(seconds, DEFAULT_AT_S))
     elif name == "stall":
@@ -172,15 +234,19 @@ class FaultInjector:
 
     def for_upgrade(self, connection: int) -> Fault | None:
         """Connection number ``connection`` (1-based) reached the upgrade decision."""
-        return self._decide(connection, upgrade=True)
+        return self._decide(connection, ("upgrade",))
 
-    def for_session(self, connection: int) -> Fault | None:
+    def for_session(self, connection: int, *, manual: bool = False) -> Fault | None:
         """Connection number ``connection`` was accepted with valid parameters."""
-        return self._decide(connection, upgrade=False)
+        return self._decide(connection, ("session", "manual") if manual else ("session",))
 
-    def _decide(self, connection: int, *, upgrade: bool) -> Fault | None:
+    def for_batch(self, request: int) -> Fault | None:
+        """Batch request number ``request`` (1-based, counted apart from websockets)."""
+        return self._decide(request, ("batch",))
+
+    def _decide(self, connection: int, phases: tuple[Phase, ...]) -> Fault | None:
         for index, rule in enumerate(self.spec.rules):
-            if (rule.fault.kind == "upgrade") != upgrade:
+            if rule.fault.phase not in phases:
                 continue
             if self.spec.limit is not None and self.total >= self.spec.limit:
                 return None
@@ -208,11 +274,14 @@ def describe(rules: Sequence[FaultRule]) -> str:
 
 
 __all__ = [
+    "BATCH_KINDS",
+    "MANUAL_KINDS",
     "Fault",
     "FaultInjector",
     "FaultKind",
     "FaultRule",
     "FaultSpec",
+    "Phase",
     "SILENT_KINDS",
     "describe",
     "parse_faults",

@@ -19,6 +19,10 @@ Choices where the service is silent (documented in ``jobrunner serve --help`` to
   service's reference documents ("must stay between the end and start thresholds").
 - Unknown query parameters are ignored; a repeated one counts by its last value, except
   ``keyterm`` which repeats by design.
+- Manual: ``language`` is any two- or three-letter lower-case code (default ``en``);
+  ``min_volume`` (0-1) and ``max_silence_duration_secs`` (0-60) are for ink-whisper only and
+  a 400 with any other model. They are checked and recorded; the engine's own turn detection
+  does not auto-finalize on them.
 """
 
 from __future__ import annotations
@@ -50,6 +54,16 @@ TURN_FIELDS: Final = {
 }
 
 _VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+
+#: models of the Manual endpoint and of Batch (``protocol.md`` section 1, and the SDK's dated
+#: ink-whisper snapshot); the Auto models are shared data (:data:`MODELS`)
+MANUAL_MODELS: Final = ("ink-2", "ink-whisper", "ink-whisper-2025-06-04")
+BATCH_MODELS: Final = ("ink-whisper", "ink-whisper-2025-06-04")
+
+#: Manual parameters for ink-whisper only, with our ranges (the service documents none):
+#: ``min_volume`` is a level from 0 to 1, ``max_silence_duration_secs`` up to a minute
+WHISPER_ONLY: Final = {"min_volume": (0.0, 1.0), "max_silence_duration_secs": (0.0, 60.0)}
 
 
 @dataclass(frozen=True)
@@ -116,10 +130,31 @@ def check_version(version: str | None) -> Rejection | None:
     return None
 
 
-def parse_request(
-    query: Sequence[tuple[str, str]], *, version_header: str | None = None
-) -> SessionRequest | Rejection:
-    """Validate the decoded query pairs of an Auto endpoint upgrade."""
+@dataclass(frozen=True)
+class ManualRequest:
+    """A valid Manual (``/stt/websocket``) request."""
+
+    model: str
+    encoding: str
+    sample_rate: int
+    language: str = "en"
+    keyterms: tuple[str, ...] = ()
+    version: str | None = None
+    min_volume: float | None = None
+    max_silence_duration_secs: float | None = None
+
+
+@dataclass(frozen=True)
+class _Common:
+    model: str
+    encoding: str
+    sample_rate: int
+    keyterms: tuple[str, ...]
+    version: str | None
+    last: dict[str, str]
+
+
+def _split(query: Sequence[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
     last: dict[str, str] = {}
     keyterms: list[str] = []
     for key, value in query:
@@ -127,20 +162,25 @@ def parse_request(
             keyterms.append(value)
         else:
             last[key] = value
+    return last, keyterms
 
+
+def _common(
+    query: Sequence[tuple[str, str]], version_header: str | None, models: Sequence[str]
+) -> _Common | Rejection:
+    """What both websocket endpoints check: version, model, encoding, rate, keyterms."""
+    last, keyterms = _split(query)
     version = last.get("cartesia_version", version_header)
     if (rejected := check_version(version)) is not None:
         return rejected
-
     model = last.get("model")
     if not model:
-        return Rejection("model is required (use 'ink-2')", "missing_parameter")
-    if model not in MODELS:
+        return Rejection(f"model is required (use {models[0]!r})", "missing_parameter")
+    if model not in models:
         return Rejection(
-            f"unknown model {model!r} for this endpoint (use {', '.join(MODELS)})",
+            f"unknown model {model!r} for this endpoint (use {', '.join(models)})",
             "invalid_model",
         )
-
     encoding = last.get("encoding")
     if not encoding:
         return Rejection("encoding is required", "missing_parameter")
@@ -149,7 +189,6 @@ def parse_request(
             f"unsupported encoding {encoding!r} (use one of {', '.join(ENCODINGS)})",
             "invalid_encoding",
         )
-
     raw_rate = last.get("sample_rate")
     if not raw_rate:
         return Rejection("sample_rate is required", "missing_parameter")
@@ -162,23 +201,12 @@ def parse_request(
             f"got {raw_rate!r}",
             "invalid_sample_rate",
         )
-
-    values: dict[str, float] = {}
-    for query_name, field_name in TURN_FIELDS.items():
-        if query_name not in last:
-            continue
-        if last[query_name] == "":
-            return Rejection(
-                f"{query_name} is empty (omit it to use the default)", "invalid_parameter"
-            )
-        number = _number(query_name, last[query_name])
-        if isinstance(number, Rejection):
-            return number
-        values[field_name] = number
-    turn = TurnParams(**values)
-    if (rejected := check_turn(turn)) is not None:
+    if (rejected := _check_keyterms(keyterms)) is not None:
         return rejected
+    return _Common(model, encoding, int(rate), tuple(keyterms), version, last)
 
+
+def _check_keyterms(keyterms: Sequence[str]) -> Rejection | None:
     if any(not term.strip() for term in keyterms):
         return Rejection("keyterm values must not be empty", "invalid_keyterm")
     if len(keyterms) > MAX_KEYTERMS:
@@ -189,21 +217,101 @@ def parse_request(
         return Rejection(
             f"keyterms may total at most {MAX_KEYTERM_CHARS} characters", "invalid_keyterm"
         )
+    return None
+
+
+def parse_request(
+    query: Sequence[tuple[str, str]], *, version_header: str | None = None
+) -> SessionRequest | Rejection:
+    """Validate the decoded query pairs of an Auto endpoint upgrade."""
+    common = _common(query, version_header, MODELS)
+    if isinstance(common, Rejection):
+        return common
+    values: dict[str, float] = {}
+    for query_name, field_name in TURN_FIELDS.items():
+        if query_name not in common.last:
+            continue
+        number = _optional_number(query_name, common.last[query_name])
+        if isinstance(number, Rejection):
+            return number
+        values[field_name] = number
+    turn = TurnParams(**values)
+    if (rejected := check_turn(turn)) is not None:
+        return rejected
     return SessionRequest(
-        model=model,
-        encoding=encoding,
-        sample_rate=int(rate),
+        model=common.model,
+        encoding=common.encoding,
+        sample_rate=common.sample_rate,
         turn=turn,
-        keyterms=tuple(keyterms),
-        version=version,
+        keyterms=common.keyterms,
+        version=common.version,
+    )
+
+
+def _optional_number(name: str, raw: str) -> float | Rejection:
+    if raw == "":
+        return Rejection(f"{name} is empty (omit it to use the default)", "invalid_parameter")
+    return _number(name, raw)
+
+
+def check_language(language: str) -> Rejection | None:
+    if not _LANGUAGE.fullmatch(language):
+        return Rejection(
+            f"language must be an ISO-639-1 code such as 'en', got {language!r}",
+            "invalid_language",
+        )
+    return None
+
+
+def parse_manual_request(
+    query: Sequence[tuple[str, str]], *, version_header: str | None = None
+) -> ManualRequest | Rejection:
+    """Validate the decoded query pairs of a Manual endpoint upgrade."""
+    common = _common(query, version_header, MANUAL_MODELS)
+    if isinstance(common, Rejection):
+        return common
+    language = common.last.get("language", "en")
+    if (rejected := check_language(language)) is not None:
+        return rejected
+    whisper_only: dict[str, float] = {}
+    for name, (low, high) in WHISPER_ONLY.items():
+        if name not in common.last:
+            continue
+        if not common.model.startswith("ink-whisper"):
+            return Rejection(
+                f"{name} is for ink-whisper only (model {common.model!r})", "invalid_parameter"
+            )
+        number = _optional_number(name, common.last[name])
+        if isinstance(number, Rejection):
+            return number
+        if not low <= number <= high:
+            return Rejection(
+                f"{name} must be between {low:g} and {high:g}, got {number!r}",
+                "invalid_parameter",
+            )
+        whisper_only[name] = number
+    return ManualRequest(
+        model=common.model,
+        encoding=common.encoding,
+        sample_rate=common.sample_rate,
+        language=language,
+        keyterms=common.keyterms,
+        version=common.version,
+        min_volume=whisper_only.get("min_volume"),
+        max_silence_duration_secs=whisper_only.get("max_silence_duration_secs"),
     )
 
 
 __all__ = [
+    "BATCH_MODELS",
+    "MANUAL_MODELS",
+    "ManualRequest",
     "Rejection",
     "SessionRequest",
     "TURN_FIELDS",
     "check_turn",
+    "check_language",
     "check_version",
+    "parse_manual_request",
     "parse_request",
 ]

@@ -2,7 +2,8 @@
 
 A :class:`Recognizer` (the ``--engine`` of ``jobrunner serve``) is shared by every connection;
 :meth:`~Recognizer.open` starts a :class:`Recognition`, one connection's state, which turns
-float32 mono samples at the session's rate into turn events. The server owns everything else:
+float32 mono samples at the session's rate into turn events (and, where the engine knows them,
+word times: :class:`~jobrunner.server.words.TurnWords`). The server owns everything else:
 the socket, wire decoding, the request id (events come back without one, the connection
 handler fills it in), overload checks and faults. A recognition is used by one connection at a
 time and never concurrently, so it needs no locks of its own; when ``blocking`` is true the
@@ -14,6 +15,9 @@ tones`` never loads a speech model::
     recognizer = get_recognizer("tones")
     recognition = recognizer.open(16000, TurnParams(end_threshold=0.1))
     events = recognition.feed(samples) + recognition.finish()
+
+The Manual endpoint's ``finalize`` is :meth:`Recognition.cut`: the open turn ends now and the
+stream goes on, so text spacing and word times run on over the whole session.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ import numpy as np
 import numpy.typing as npt
 
 from jobrunner.errors import ConfigError
-from jobrunner.protocol.events import ConfigRequest, ServerEvent
+from jobrunner.protocol.events import ConfigRequest
 from jobrunner.server.turn_detector import TurnParams
+from jobrunner.server.words import EngineEvent
 
 Float32Array = npt.NDArray[np.float32]
 
@@ -37,7 +42,7 @@ class Recognition(Protocol):
     #: True -> the server calls ``feed``/``finish`` in a worker thread
     blocking: bool
 
-    def feed(self, samples: Float32Array) -> list[ServerEvent]:
+    def feed(self, samples: Float32Array) -> list[EngineEvent]:
         """Take the next samples (any length, float32 mono at the session rate)."""
         ...
 
@@ -45,8 +50,13 @@ class Recognition(Protocol):
         """Apply a ``config`` message's turn settings from now on (unset fields unchanged)."""
         ...
 
-    def finish(self) -> list[ServerEvent]:
+    def finish(self) -> list[EngineEvent]:
         """End of audio (the client sent ``close``): emit the remaining events, end any turn."""
+        ...
+
+    def cut(self) -> list[EngineEvent]:
+        """Manual ``finalize``: everything fed so far is judged and an open turn ends now;
+        more audio may follow."""
         ...
 
 

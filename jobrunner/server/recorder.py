@@ -23,7 +23,8 @@ MAX_HANDSHAKES: Final = 10_000
 
 @dataclass(frozen=True)
 class Handshake:
-    """One upgrade request and the server's answer (101 accepted, else the HTTP status)."""
+    """One request and the server's answer: an upgrade (101 accepted, else the HTTP status)
+    or a Batch ``POST`` (its HTTP status)."""
 
     path: str
     query: tuple[tuple[str, str], ...]
@@ -32,6 +33,7 @@ class Handshake:
     request_id: str | None = None
     auth: str | None = None  # which credential was used: bearer, x-api-key, api_key, access_token
     version: str | None = None
+    method: str = "GET"
 
     def header(self, name: str) -> str | None:
         """The first value of a header, by case-insensitive name."""
@@ -72,6 +74,8 @@ class ServerStats:
     audio_seconds: float = 0.0  # decoded audio received, all sessions
     events_sent: int = 0
     close_codes: dict[int, int] = field(default_factory=dict)  # codes the server closed with
+    batch_requests: int = 0  # POST /stt requests seen
+    batch_statuses: dict[int, int] = field(default_factory=dict)  # HTTP status -> answers
 
     @property
     def faults_total(self) -> int:
@@ -96,6 +100,8 @@ class Recorder:
         self._audio_s = 0.0
         self._events = 0
         self._closes: dict[int, int] = {}
+        self._batch = 0
+        self._batch_statuses: dict[int, int] = {}
 
     def upgrade(self, record: Handshake) -> int:
         """Record an upgrade decision; returns the connection's 1-based number."""
@@ -107,6 +113,13 @@ class Recorder:
             else:
                 self._rejected[record.status] = self._rejected.get(record.status, 0) + 1
             return self._upgrades
+
+    def batch(self, record: Handshake) -> None:
+        """Record a Batch request and the status it was answered with."""
+        with self._lock:
+            self._batch += 1
+            self._handshakes.append(record)
+            self._batch_statuses[record.status] = self._batch_statuses.get(record.status, 0) + 1
 
     def session_opened(self) -> None:
         with self._lock:
@@ -166,6 +179,8 @@ class Recorder:
                 audio_seconds=self._audio_s,
                 events_sent=self._events,
                 close_codes=dict(self._closes),
+                batch_requests=self._batch,
+                batch_statuses=dict(self._batch_statuses),
             )
 
 

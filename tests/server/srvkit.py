@@ -103,8 +103,41 @@ async def talk(
     Receiving runs alongside sending from the start. ``quiet_wait_s``: after our close, give
     up waiting for the server after this long (used to observe a stall).
     """
-    url = base.replace("http", "ws", 1) + path + (f"?{query_string}" if query_string else "")
+    steps: list[bytes | str] = [*texts, audio]
+    if send_close:
+        steps.append(json.dumps({"type": "close"}))
+    return await converse(
+        base,
+        query_string,
+        steps,
+        chunk=chunk,
+        headers=headers,
+        path=path,
+        quiet_wait_s=quiet_wait_s,
+    )
+
+
+MANUAL_PATH = "/stt/websocket"
+
+
+def manual_query(encoding: str = "pcm_s16le", rate: int = 16000, **extra: Any) -> str:
+    return query(encoding, rate, **extra)
+
+
+async def converse(
+    base: str,
+    query_string: str,
+    steps: Sequence[bytes | str],
+    *,
+    chunk: int = 3200,
+    headers: dict[str, str] | None = None,
+    path: str = MANUAL_PATH,
+    quiet_wait_s: float | None = None,
+) -> Outcome:
+    """Like :func:`talk`, for Manual: each step is audio (sent in ``chunk``-byte frames) or a
+    text frame sent as is (``"finalize"``, ``"close"``); reads until the server closes."""
     out = Outcome()
+    url = base.replace("http", "ws", 1) + path + (f"?{query_string}" if query_string else "")
     try:
         ws = await connect(url, additional_headers=headers or {}, open_timeout=10)
     except InvalidStatus as exc:
@@ -114,12 +147,12 @@ async def talk(
 
     async def sender() -> None:
         try:
-            for text in texts:
-                await ws.send(text)
-            for start in range(0, len(audio), chunk):
-                await ws.send(audio[start : start + chunk])
-            if send_close:
-                await ws.send(json.dumps({"type": "close"}))
+            for step in steps:
+                if isinstance(step, str):
+                    await ws.send(step)
+                    continue
+                for start in range(0, len(step), chunk):
+                    await ws.send(step[start : start + chunk])
         except ConnectionClosed:
             pass
 
@@ -145,6 +178,11 @@ async def talk(
     out.close_code = ws.close_code
     out.close_reason = ws.close_reason or ""
     return out
+
+
+def finals_of(out: Outcome) -> list[str]:
+    """The ``is_final`` transcript texts of a Manual session, in order."""
+    return [e["text"] for e in out.of("transcript") if e["is_final"]]
 
 
 def run(coro: Any) -> Any:

@@ -119,3 +119,55 @@ def test_sdk_wrong_key_is_refused_on_the_upgrade(serve: Serve, tmp_path: Path) -
     with pytest.raises(websockets_exceptions.InvalidStatus) as refused:
         run(stream_with_sdk(server.url, wav, api_key="wrong"))
     assert refused.value.response.status_code == 401
+
+
+async def manual_with_sdk(base_url: str, parts: list[Path], **params: Any) -> list[Any]:
+    """The SDK's Manual flow: 100 ms raw chunks, ``finalize`` after each part, ``close``, and
+    iteration until the server closes."""
+    client = cartesia.AsyncCartesia(api_key="test-key", base_url=base_url, max_retries=0)
+    events: list[Any] = []
+    manager = client.stt.manual_finalize.websocket(
+        model="ink-2", encoding="pcm_s16le", sample_rate=16000, **params
+    )
+    async with manager as connection:
+
+        async def send() -> None:
+            for part in parts:
+                with soundfile.SoundFile(part) as wav:
+                    for block in wav.blocks(blocksize=1600, dtype="int16"):
+                        await connection.send_raw(block.tobytes())
+                await connection.send("finalize")
+            await connection.send("close")
+
+        sender = asyncio.create_task(send())
+        async for event in connection:
+            events.append(event)
+        await sender
+    await client.close()
+    return events
+
+
+def test_sdk_manual_finalize_and_close(serve: Serve, tmp_path: Path) -> None:
+    server = serve(api_key="test-key")
+    first = write_wav(tmp_path / "1.wav", ["Hello from the SDK."], 16000, tail_s=0.3)
+    second = write_wav(tmp_path / "2.wav", [" Ça va? 👍"], 16000, lead_s=0.2, tail_s=0.3)
+    events = run(manual_with_sdk(server.url, [first, second], language="en"))
+
+    finals = [e for e in events if e.type == "transcript" and e.is_final]
+    assert [e.text for e in finals] == ["Hello from the SDK.", " Ça va? 👍"]
+    assert [e.type for e in events].count("flush_done") == 2
+    assert events[-1].type == "done"
+    assert {e.request_id for e in events} == {events[0].request_id}
+    assert finals[0].language == "en" and finals[0].duration == pytest.approx(
+        soundfile.info(first).duration, abs=0.01
+    )
+    stats = server.wait_idle()
+    assert stats.close_codes == {1000: 1}  # iteration ended on a clean server close
+    (handshake,) = server.handshakes
+    assert handshake.path == "/stt/websocket" and handshake.auth == "bearer"
+    assert dict(handshake.query) == {
+        "encoding": "pcm_s16le",
+        "language": "en",
+        "model": "ink-2",
+        "sample_rate": "16000",
+    }

@@ -148,9 +148,10 @@ def test_version_header_query_and_missing(serve: Serve) -> None:
 
 def test_unknown_path_is_404(serve: Serve) -> None:
     server = serve()
-    out = run(talk(server.url, query(), path="/stt/websocket"))
+    out = run(talk(server.url, query(), path="/stt/turns"))
     assert out.status == 404
-    assert server.handshakes[0].path == "/stt/websocket" and server.handshakes[0].status == 404
+    assert json.loads(out.body)["error_code"] == "not_found"
+    assert server.handshakes[0].path == "/stt/turns" and server.handshakes[0].status == 404
 
 
 def test_query_is_recorded_as_decoded_pairs(serve: Serve) -> None:

@@ -15,6 +15,7 @@ from jobrunner.server.pcm import PcmDecoder
 from jobrunner.server.recognizer import get_recognizer
 from jobrunner.server.tones import ToneDecoder, encode_bytes, synthesize, turn_texts, write_wav
 from jobrunner.server.turn_detector import TurnParams
+from jobrunner.server.words import EngineEvent, TurnWords
 
 TURNS = [
     "Grüße, naïve café — 世界! 👋🏽",
@@ -26,11 +27,12 @@ TURNS = [
 
 
 def recognize(samples: np.ndarray, rate: int, chunk: int, **turn: float) -> list[ServerEvent]:
+    """The wire events (word times left out) of ``samples`` fed in ``chunk``-sample blocks."""
     recognition = get_recognizer("tones").open(rate, TurnParams(**turn))
-    events: list[ServerEvent] = []
+    events: list[EngineEvent] = []
     for start in range(0, len(samples), chunk):
         events.extend(recognition.feed(samples[start : start + chunk]))
-    return events + recognition.finish()
+    return [e for e in events + recognition.finish() if not isinstance(e, TurnWords)]
 
 
 def finals(events: list[ServerEvent]) -> list[str]:
@@ -123,3 +125,22 @@ def test_write_wav_any_subtype(tmp_path: Path) -> None:
     assert (info.samplerate, info.subtype, info.channels) == (22050, "PCM_24", 1)
     samples, rate = soundfile.read(path, dtype="float32")
     assert finals(recognize(samples, rate, 2205)) == ["Hi!", " Bye."]
+
+
+def test_word_times_follow_the_symbols() -> None:
+    """Each word runs from its first symbol's start to its last symbol's end, in seconds of the
+    session; UTF-8 words decode whole."""
+    rate = 16000
+    turns = ["Grüße café", " 世界 x"]
+    samples = synthesize(turns, rate, lead_s=0.5, hum_s=0.25)
+    recognition = get_recognizer("tones").open(rate, TurnParams())
+    events = recognition.feed(samples) + recognition.finish()
+    words = [w for e in events if isinstance(e, TurnWords) for w in e.words]
+    assert [w.word for w in words] == ["Grüße", "café", "世界", "x"]
+    symbol = 0.025  # 20 ms tone + 5 ms gap per byte
+    first_start = 0.5 + 0.25 + 0.005  # lead, hum, the gap after the hum
+    assert words[0].start == pytest.approx(first_start, abs=0.002)
+    assert words[0].end == pytest.approx(first_start + 7 * symbol - 0.005, abs=0.002)  # 7 bytes
+    assert words[1].start == pytest.approx(first_start + 8 * symbol, abs=0.002)  # after "Grüße "
+    assert all(w.start < w.end for w in words)
+    assert [w.start for w in words] == sorted(w.start for w in words)

@@ -5,6 +5,9 @@ Turns come from the shared :class:`~jobrunner.server.turn_detector.TurnDetector`
 are not. A turn's text is the bytes of the symbols that start inside it, decoded as UTF-8.
 Events are a function of the audio alone: a frame is never judged before every symbol that
 could start in it has been decoded, so chunk sizes and pacing change nothing.
+
+Word times are cheap here: a word is a run of bytes between spaces (no UTF-8 sequence holds a
+space byte), from the start of its first symbol to the end of its last.
 """
 
 from __future__ import annotations
@@ -17,16 +20,16 @@ import numpy as np
 
 from jobrunner.protocol.events import (
     ConfigRequest,
-    ServerEvent,
     TurnEagerEnd,
     TurnEnd,
     TurnResume,
     TurnStart,
     TurnUpdate,
 )
-from jobrunner.server.tones.codec import Float32Array
+from jobrunner.server.tones.codec import SYMBOL_S, Float32Array
 from jobrunner.server.tones.decoder import Symbol, ToneDecoder
 from jobrunner.server.turn_detector import DetectorConfig, TurnDecision, TurnDetector, TurnParams
+from jobrunner.server.words import EngineEvent, TurnWords, Word
 
 VAD_FRAME_S: Final = 0.010
 VAD_THRESHOLD: Final = 0.05
@@ -71,23 +74,30 @@ class ToneRecognition:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._sent_text = ""
         self._last_update = 0
+        self._rate = sample_rate
+        self._turn_symbols: list[Symbol] = []  # the open turn's symbols, for word times
 
     def configure(self, request: ConfigRequest) -> None:
         self._detector.configure(request)
 
-    def feed(self, samples: Float32Array) -> list[ServerEvent]:
+    def feed(self, samples: Float32Array) -> list[EngineEvent]:
         self._symbols.extend(self._decoder.feed(samples))
         self._audio = np.concatenate((self._audio, samples.astype(np.float32, copy=False)))
         return self._judge(self._decoder.horizon)
 
-    def finish(self) -> list[ServerEvent]:
+    def finish(self) -> list[EngineEvent]:
         self._symbols.extend(self._decoder.finish())
         events = self._judge(None)
         for decision in self._detector.finish():
             events.extend(self._apply(decision))
         return events
 
-    def _judge(self, horizon: int | None) -> list[ServerEvent]:
+    def cut(self) -> list[EngineEvent]:
+        """Judge everything fed so far and end the open turn; the decoder and the turn
+        detector go on from here (both resume cleanly after their end of audio)."""
+        return self.finish()
+
+    def _judge(self, horizon: int | None) -> list[EngineEvent]:
         """Gate every frame that ends before ``horizon`` (None: all audio, partial frame too)."""
         pos = self._detector.position
         available = len(self._audio) if horizon is None else min(len(self._audio), horizon - pos)
@@ -102,7 +112,7 @@ class ToneRecognition:
         if len(sizes) > count:
             power.append(float(np.mean(np.square(self._audio[count * self._frame :]))))
         self._audio = self._audio[sum(sizes) :]
-        events: list[ServerEvent] = []
+        events: list[EngineEvent] = []
         for n, frame_power in zip(sizes, power, strict=True):
             end = pos + n
             if self._in_turn:
@@ -126,6 +136,7 @@ class ToneRecognition:
             symbol = self._symbols.popleft()
             if symbol.pos >= self._turn_start:
                 data.append(symbol.byte)
+                self._turn_symbols.append(symbol)
         if data:
             self._text += self._utf8.decode(bytes(data))
 
@@ -133,11 +144,12 @@ class ToneRecognition:
         while self._symbols and self._symbols[0].pos < before:
             self._symbols.popleft()
 
-    def _apply(self, decision: TurnDecision) -> list[ServerEvent]:
+    def _apply(self, decision: TurnDecision) -> list[EngineEvent]:
         if decision.kind == "start":
             self._in_turn = True
             self._turn_start = decision.start
             self._text = self._sent_text = ""
+            self._turn_symbols = []
             self._last_update = decision.at
             self._take_symbols(decision.at)
             return [TurnStart()]
@@ -150,7 +162,23 @@ class ToneRecognition:
         self._utf8.reset()
         self._in_turn = False
         self._text = self._sent_text = ""
-        return [TurnEnd(transcript=text)]
+        words = TurnWords(tuple(self._words()))
+        return [words, TurnEnd(transcript=text)]
+
+    def _words(self) -> list[Word]:
+        words: list[Word] = []
+        run: list[Symbol] = []
+        for symbol in [*self._turn_symbols, Symbol(-1, 0x20)]:
+            if symbol.byte != 0x20:
+                run.append(symbol)
+                continue
+            if run:
+                text = bytes(s.byte for s in run).decode("utf-8", errors="replace")
+                start = run[0].pos / self._rate
+                words.append(Word(text, start, run[-1].pos / self._rate + SYMBOL_S))
+                run = []
+        self._turn_symbols = []
+        return words
 
 
 __all__ = ["ToneRecognition", "ToneRecognizer"]

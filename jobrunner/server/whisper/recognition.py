@@ -31,7 +31,6 @@ import numpy as np
 
 from jobrunner.protocol.events import (
     ConfigRequest,
-    ServerEvent,
     TurnEagerEnd,
     TurnEnd,
     TurnResume,
@@ -42,6 +41,7 @@ from jobrunner.server.silero import FRAME_SAMPLES, VAD_RATE, Float32Array, To16k
 from jobrunner.server.transcripts import agreed_prefix, merge
 from jobrunner.server.turn_detector import DetectorConfig, TurnDecision, TurnDetector, TurnParams
 from jobrunner.server.whisper.decoder import WhisperDecoder
+from jobrunner.server.words import EngineEvent
 
 log = logging.getLogger(__name__)
 
@@ -120,21 +120,29 @@ class WhisperRecognition:
 
     # --- Recognition --------------------------------------------------------------------
 
-    def feed(self, samples: Float32Array) -> list[ServerEvent]:
+    def feed(self, samples: Float32Array) -> list[EngineEvent]:
         return self._consume(self._to16k.process(samples))
 
     def configure(self, request: ConfigRequest) -> None:
         self._detector.configure(request)
 
-    def finish(self) -> list[ServerEvent]:
+    def finish(self) -> list[EngineEvent]:
         events = self._consume(self._to16k.flush())
+        for decision in self._detector.finish():
+            events.extend(self._decide(decision))
+        return events
+
+    def cut(self) -> list[EngineEvent]:
+        """End the open turn at its last speech; the resampler keeps its few samples of
+        delay (flushing would end its stream), the VAD and the detector go on."""
+        events: list[EngineEvent] = []
         for decision in self._detector.finish():
             events.extend(self._decide(decision))
         return events
 
     # --- internals ----------------------------------------------------------------------
 
-    def _consume(self, audio: Float32Array) -> list[ServerEvent]:
+    def _consume(self, audio: Float32Array) -> list[EngineEvent]:
         self._audio.append(audio)
         events = self._collect_partial()
         for prob in self._vad.probabilities(audio):
@@ -145,7 +153,7 @@ class WhisperRecognition:
         self._audio.drop_before(self._detector.keep_from)
         return events
 
-    def _decide(self, decision: TurnDecision) -> list[ServerEvent]:
+    def _decide(self, decision: TurnDecision) -> list[EngineEvent]:
         if decision.kind == "start":
             self._open = decision
             self._sent = self._previous = ""
@@ -199,7 +207,7 @@ class WhisperRecognition:
         else:
             self._partial = self._decoder.submit_partial(self, audio, beam_size=beam)
 
-    def _collect_partial(self) -> list[ServerEvent]:
+    def _collect_partial(self) -> list[EngineEvent]:
         future = self._partial
         if future is None or not future.done():
             return []
