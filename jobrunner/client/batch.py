@@ -11,8 +11,10 @@ the connection dropped -> :class:`ConnectionLostError`), and an HTTP status beco
 :func:`jobrunner.protocol.batch.status_error`. Like the websocket connect phase, 429 and 5xx are
 retried here, up to ``connect_tries`` requests, waiting the backoff of
 :func:`jobrunner.retry.backoff_s` or the ``Retry-After`` the service asked for, whichever is
-longer (a ``Retry-After`` longer than ``requeue_cap_s`` ends the tries: the queue waits instead
-of a held slot). ``on_retry`` hears of each (the worker lowers its concurrency on a 429). Every
+longer; a ``Retry-After`` longer than the connect phase's longest wait (``backoff_cap_s`` x
+``rate_limit_factor``) ends the tries, and the queue waits it instead of a held slot
+(:func:`jobrunner.retry.decide` honours ``retry_after_s`` too). ``on_retry`` hears of each
+(the worker lowers its concurrency on a 429). Every
 other failure, and the last retried one, is raised with :class:`SessionFacts` for the attempt
 row; the queue's policy (:func:`jobrunner.retry.decide`) decides what comes next.
 """
@@ -158,8 +160,6 @@ class _Request:
         self.tries = 0
         self.bytes_sent = 0
         self.request_id: str | None = None
-        self.retry_after: float | None = None
-        """The last answer's ``Retry-After``, in seconds."""
         self.started_at = datetime.now(UTC)
 
     def facts(self) -> SessionFacts:
@@ -211,11 +211,11 @@ class _Request:
         may clear up is retried here; a timeout or a bad answer is the queue's to retry)."""
         if not (error.retryable and error.http_status is not None) or self.tries >= limit:
             return None
-        asked = self.retry_after
-        seconds = backoff_s(connect_backoff(self.settings), self.tries, error, jitter)
+        settings, asked = self.settings, error.retry_after_s
+        seconds = backoff_s(connect_backoff(settings), self.tries, error, jitter)
         if asked is not None:
-            if asked > self.settings.requeue_cap_s:
-                return None
+            if asked > settings.backoff_cap_s * settings.rate_limit_factor:
+                return None  # longer than a connect phase waits: the queue waits instead
             seconds = max(seconds, asked)
         return seconds
 
@@ -223,7 +223,6 @@ class _Request:
         self, client: httpx.AsyncClient, headers: dict[str, str]
     ) -> tuple[int, bytes, BatchTranscript]:
         upload = _Upload(self.path, self.request)
-        self.retry_after = None
         try:
             async with client.stream(
                 "POST", self.url, content=upload.body(), headers=headers | upload.headers
@@ -243,9 +242,9 @@ class _Request:
         if self.on_answer is not None:
             self.on_answer()
         if response.status_code != 200:
-            error = status_error(response.status_code, body, self.where)
+            asked = retry_after_s(response.headers.get("retry-after"), datetime.now(UTC))
+            error = status_error(response.status_code, body, self.where, asked)
             self.request_id = error.request_id or self.request_id
-            self.retry_after = retry_after_s(response.headers.get("retry-after"), datetime.now(UTC))
             raise error
         answer = parse_transcript(body)
         self.request_id = answer.request_id

@@ -10,8 +10,8 @@ changes only what differs on the wire. The URL is the Manual one
 each finalize point and turns the sender's close into the plain-text ``close``.
 
 The finalize points come from the caller, in seconds of audio (:func:`finalize_points`: the end
-of each speech segment of the file's speech map plus ``finalize_hangover_ms``, never later than
-the next segment's start). Points past the end of the audio are not sent: the close flushes the
+of each speech segment of the file's speech map plus ``finalize_hangover_ms``, where the silence
+after it is long enough). Points past the end of the audio are not sent: the close flushes the
 rest. The session succeeds when ``done`` came after our close and the server then closed
 normally; a ``done`` that never comes is the drain timeout's :class:`DrainError`, retryable.
 """
@@ -39,21 +39,25 @@ from jobrunner.protocol.handshake import build_url
 from jobrunner.protocol.manual import CLOSE, FINALIZE, MANUAL_PATH, ManualParams, parse_manual_event
 from jobrunner.protocol.manual_session import ManualSession
 
+#: silence a finalize leaves before the next segment's onset, at least (the onset's error)
+GUARD_S = 0.1
 #: a point this close below a chunk's start counts as reached (float sums of chunk lengths)
 _EPSILON_S = 1e-6
 
 
 def finalize_points(segments: Sequence[Segment], hangover_ms: int) -> list[float]:
-    """When to send ``finalize``, in seconds of audio: each segment's end plus the hangover,
-    but no later than the next segment's start (a finalize inside speech cuts words)."""
+    """When to send ``finalize``, in seconds of audio: each segment's end plus the hangover.
+
+    A segment followed by the next one sooner than the hangover plus :data:`GUARD_S` gets no
+    finalize of its own (the two are one turn): a finalize near the next onset could cut its
+    first sounds off, and the detector's onsets are only that exact."""
     hangover = hangover_ms / 1000
     points: list[float] = []
     for i, segment in enumerate(segments):
         point = segment.end_s + hangover
-        if i + 1 < len(segments):
-            point = min(point, segments[i + 1].start_s)
-        if not points or point > points[-1]:
-            points.append(point)
+        if i + 1 < len(segments) and segments[i + 1].start_s < point + GUARD_S:
+            continue
+        points.append(point)
     return points
 
 

@@ -169,8 +169,18 @@ def retry_after_s(value: str | None, now: datetime) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def status_error(status: int, body: bytes, where: str) -> SessionError:
-    """The error of a non-200 answer from ``where`` (a redacted URL); see the module table."""
+def status_error(
+    status: int, body: bytes, where: str, retry_after: float | None = None
+) -> SessionError:
+    """The error of a non-200 answer from ``where`` (a redacted URL); see the module table.
+    ``retry_after``: the answer's ``Retry-After`` in seconds, kept on a retryable error."""
+    error = _status_error(status, body, where)
+    if error.retryable:
+        error.retry_after_s = retry_after
+    return error
+
+
+def _status_error(status: int, body: bytes, where: str) -> SessionError:
     message, request_id = error_message(body)
     said = f": {message}" if message else ""
     text = f"HTTP {status} from {where}{said}"

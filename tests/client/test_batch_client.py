@@ -133,9 +133,10 @@ async def test_5xx_past_the_tries_is_raised_retryable_with_its_facts(tone_wav: P
 
 async def test_a_retry_after_beyond_the_queues_cap_is_left_to_the_queue(tone_wav: Path) -> None:
     fake = Fake(status(429, **{"Retry-After": "3600"}))
-    with pytest.raises(RateLimitedError):
+    with pytest.raises(RateLimitedError) as caught:
         await fake.run(tone_wav, SETTINGS)
     assert len(fake.requests) == 1 and not fake.slept
+    assert caught.value.retry_after_s == 3600.0  # retry.decide waits it
 
 
 @pytest.mark.parametrize("code", [401, 402, 403])
