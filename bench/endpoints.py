@@ -11,9 +11,9 @@ export``. Manual runs once per finalize hangover (200, 300, 500 ms). Per run: wa
 the transcripts against ``texts.tsv`` (Whisper's English normalizer, as ``jobrunner report``),
 and p50/p90 of the turns' ``end_latency_s`` (from the end of mapped speech to the turn's end
 event: Auto's ``turn.end``, Manual's last final). Batch throughput is files per second and
-audio-hours per wall-hour of its run. Last, a one-hour file of tone-engine speech through Batch
-against ``--engine tones``: the client's peak RSS (``wait4``), which stays small only if the
-upload is streamed from disk.
+audio-hours per wall-hour of its run. First, a one-hour file of tone-engine speech through
+Batch and through Auto against ``--engine tones``: the client's peak RSS (``VmHWM``), which
+stays small only if the upload is streamed from disk.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import child_env, jobrunner, machine, rounded, run_checked  # noqa: E402
-from bench.procstat import wait_with_rusage  # noqa: E402
 from jobrunner.report.accuracy import word_counts  # noqa: E402
 from jobrunner.server import LocalServer, ServerConfig  # noqa: E402
 from jobrunner.server.recognizer import get_recognizer  # noqa: E402
@@ -137,39 +136,68 @@ def _long_wav(path: Path, seconds: float) -> Path:
     return path
 
 
+def _peak_rss(pid: int) -> int:
+    """The process's peak RSS since its exec (``VmHWM``), 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _run_peak(argv: list[str], env: dict[str, str]) -> tuple[str, int]:
+    """Run ``argv``; its stdout and its peak RSS (``VmHWM``, polled: ``wait4``'s figure would
+    include this process's memory at the fork)."""
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    peak = 0
+    with proc:
+        while proc.poll() is None:
+            peak = max(peak, _peak_rss(proc.pid))
+            time.sleep(0.05)
+        out = proc.stdout.read().decode() if proc.stdout is not None else ""
+    return out, peak
+
+
 def long_file_rss(root: Path, seconds: float) -> dict[str, Any]:
-    """Peak RSS of ``jobrunner run`` uploading one ``seconds``-long file through Batch."""
+    """Peak RSS of ``jobrunner run`` with one ``seconds``-long file, through Batch and, for
+    comparison, through Auto (streamed in chunks, at 50x against the tones engine)."""
     path = _long_wav(root / "long.wav", seconds)
-    db = f"sqlite:///{root / 'long.db'}"
     env = child_env()
-    with LocalServer(ServerConfig(port=0, engine="tones"), get_recognizer("tones")) as server:
-        run_checked(jobrunner("--db", db, "enqueue", "--endpoint", "batch", str(path)), env=env)
-        argv = jobrunner(
-            "--db", db, "--profile", "local", "run", "--base-url", server.url, "--json",
-            "--no-progress", "--no-speech-map",
-        )  # fmt: skip
-        started = time.monotonic()
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        assert proc.stdout is not None
-        out = proc.stdout.read().decode()
-        code, cpu_s, peak = wait_with_rusage(proc)
-        wall = time.monotonic() - started
-    outcome = json.loads(out.splitlines()[-1])
-    return {
+    found: dict[str, Any] = {
         "seconds": seconds,
         "file_mib": rounded(path.stat().st_size / 2**20, 1),
-        "succeeded": outcome["succeeded"],
-        "exit_code": code,
-        "wall_s": rounded(wall, 1),
-        "cpu_s": rounded(cpu_s, 1),
-        "peak_rss_mib": rounded(peak / 2**20, 1),
     }
+    with LocalServer(
+        ServerConfig(port=0, engine="tones", max_rate=0.0), get_recognizer("tones")
+    ) as server:
+        for endpoint in ("batch", "auto"):
+            db = f"sqlite:///{root / f'long-{endpoint}.db'}"
+            run_checked(
+                jobrunner("--db", db, "enqueue", "--endpoint", endpoint, str(path)), env=env
+            )
+            argv = jobrunner(
+                "--db", db, "--profile", "local", "run", "--base-url", server.url, "--json",
+                "--no-progress", "--pace", "50",
+            )  # fmt: skip
+            started = time.monotonic()
+            out, peak = _run_peak(argv, env)
+            outcome = json.loads(out.splitlines()[-1])
+            found[endpoint] = {
+                "succeeded": outcome["succeeded"],
+                "wall_s": rounded(time.monotonic() - started, 1),
+                "peak_rss_mib": rounded(peak / 2**20, 1),
+            }
+    return found
 
 
 def run(smoke: bool = False) -> dict[str, Any]:
     selected = names(smoke)
     with tempfile.TemporaryDirectory(prefix="bench-endpoints-") as tmp:
         root = Path(tmp)
+        rss = long_file_rss(root, SMOKE_LONG_S if smoke else LONG_S)
         folder = root / "audio"
         _copy(selected, folder)
         engine = get_recognizer("whisper")  # the models load before anything is timed
@@ -179,7 +207,6 @@ def run(smoke: bool = False) -> dict[str, Any]:
                 one_run(folder, server.url, root, "manual", hangover_ms=h) for h in HANGOVERS_MS
             ]
             runs.append(one_run(folder, server.url, root, "batch"))
-        rss = long_file_rss(root, SMOKE_LONG_S if smoke else LONG_S)
     box = machine()
     return {
         "machine": f"{box['cores']} cores ({box['cpu']}), {box['ram_gib']} GiB RAM",
@@ -210,11 +237,14 @@ def render(result: dict[str, Any], runs: list[Any] | None = None) -> str:
             f"{r['audio_h_per_wall_h']} |"
         )
     long = result["long_file"]
+    batch, auto = long["batch"], long["auto"]
     lines += [
         "",
-        f"A {long['seconds'] / 3600:g}-hour file ({long['file_mib']} MiB) through Batch "
-        f"(`--engine tones`): peak RSS of `jobrunner run` {long['peak_rss_mib']} MiB, "
-        f"{long['wall_s']} s wall, {long['cpu_s']} s CPU, succeeded: {long['succeeded']}.",
+        f"One {long['seconds'] / 60:g}-minute file ({long['file_mib']} MiB) against "
+        "`--engine tones`: peak RSS of `jobrunner run` (`VmHWM`) "
+        f"{batch['peak_rss_mib']} MiB through Batch ({batch['wall_s']} s, succeeded: "
+        f"{batch['succeeded']}), {auto['peak_rss_mib']} MiB through Auto at 50x "
+        f"({auto['wall_s']} s, succeeded: {auto['succeeded']}).",
     ]
     return "\n".join(lines)
 
