@@ -116,6 +116,7 @@ def one_run(
         "turns": len(turns),
         "end_latency_p50_s": end.p50_s,
         "end_latency_p90_s": end.p90_s,
+        "turns_with_end_latency": end.turns,
         "files_per_s": rounded(len(files) / wall, 3),
         "audio_h_per_wall_h": rounded(audio_s / wall, 1),
     }
@@ -224,8 +225,8 @@ def render(result: dict[str, Any], runs: list[Any] | None = None) -> str:
         f"each endpoint against `jobrunner serve --engine whisper` (on {result['machine']}); "
         "Auto and Manual at realtime with `-c 4`, Batch with `-c 8`.",
         "",
-        "| endpoint | succeeded | wall s | WER | turns | end_latency_s p50 / p90 | files/s "
-        "| audio-h per wall-h |",
+        "| endpoint | succeeded | wall s | WER | turns | end_latency_s p50 / p90 (turns) "
+        "| files/s | audio-h per wall-h |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -233,7 +234,8 @@ def render(result: dict[str, Any], runs: list[Any] | None = None) -> str:
         wer = "-" if r["wer"] is None else f"{100 * r['wer']:.1f} %"
         lines.append(
             f"| {name} | {r['succeeded']}/{r['files']} | {r['wall_s']} | {wer} | {r['turns']} | "
-            f"{r['end_latency_p50_s']} / {r['end_latency_p90_s']} | {r['files_per_s']} | "
+            f"{r['end_latency_p50_s']} / {r['end_latency_p90_s']} "
+            f"({r.get('turns_with_end_latency', '?')}) | {r['files_per_s']} | "
             f"{r['audio_h_per_wall_h']} |"
         )
     long = result["long_file"]
