@@ -35,11 +35,22 @@ from bench.common import ROOT, machine
 #: run order; a name whose module is missing is skipped with a note
 NAMES = (
     "makespan", "pacing", "resources", "scaling", "run", "enqueue", "export", "store_pg", "asr",
-    "vad", "report_speed", "speechmap", "split", "pauses", "startup", "loops",
+    "vad", "report_speed", "speechmap", "split", "pauses", "startup", "loops", "endpoints",
 )  # fmt: skip
 #: benchmarks that take their own medians over internal rounds, or are deterministic
 RUN_ONCE = frozenset(
-    {"run", "enqueue", "export", "store_pg", "asr", "vad", "report_speed", "pauses", "startup"}
+    {
+        "run",
+        "enqueue",
+        "export",
+        "store_pg",
+        "asr",
+        "vad",
+        "report_speed",
+        "pauses",
+        "startup",
+        "endpoints",
+    }
 )
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -20,6 +20,7 @@ TEMPLATE = Path(__file__).with_name("BENCHMARKS.template.md")
 SECTIONS = (
     "makespan", "pacing", "processes", "resources", "scaling", "run", "enqueue", "export",
     "store_pg", "vad", "report_speed", "speechmap", "split", "pauses", "startup", "loops",
+    "endpoints",
 )  # fmt: skip
 
 
@@ -421,6 +422,7 @@ RENDERERS: dict[str, Callable[[Any, list[Any]], str]] = {
     "speechmap": lambda result, runs: _speechmap().render(result, runs),
     "split": lambda result, runs: _bench("split").render(result, runs),
     "pauses": lambda result, runs: _bench("pauses").render(result, runs),
+    "endpoints": lambda result, runs: _bench("endpoints").render(result, runs),
 }
 
 

@@ -34,6 +34,8 @@ ENV_VARS: Mapping[str, str] = {
 PROFILE_ENV = "JOBRUNNER_PROFILE"
 #: values of the ``loop`` setting (see :mod:`jobrunner.run.loop`)
 LOOPS = ("auto", "asyncio", "uvloop")
+#: the three speech-to-text endpoints (protocol.md section 1)
+ENDPOINTS: tuple[str, ...] = ("auto", "manual", "batch")
 
 
 class Secret:
@@ -77,6 +79,14 @@ class Settings:
     api_key: Secret = field(default_factory=lambda: Secret(""))
     model: str = "ink-2"
     cartesia_version: str = "2026-08-14"
+    # endpoint: "auto" (/stt/turns/websocket), "manual" (/stt/websocket + finalize), "batch"
+    # (POST /stt); batch takes ink-whisper only, so it has its own model setting
+    endpoint: str = "auto"
+    batch_model: str = "ink-whisper"
+    language: str = "en"  # manual and batch only (auto has no language parameter)
+    finalize_hangover_ms: int = 300  # manual: from the end of mapped speech to ``finalize``
+    min_volume: float | None = None  # manual with ink-whisper only
+    max_silence_duration_secs: float | None = None  # manual with ink-whisper only
     # audio: "auto" picks the wire encoding from the file (see audio.stream.choose_encoding)
     encoding: str = "auto"
     chunk_ms: int = 100
@@ -96,6 +106,7 @@ class Settings:
     #: worker processes: "auto" (one per core from jobrunner.run.multi.plan.AUTO_MIN_SESSIONS
     #: sessions, else one) or a count
     processes: str = "auto"
+    batch_concurrency: int = 8  # batch requests at once (no pacing; the plan's own limit)
     pace: float = 1.0
     max_attempts: int = 5
     lease_ttl_s: float = 60.0
@@ -141,6 +152,31 @@ class Settings:
             raise ConfigError(f"price_per_audio_hour must be >= 0, got {self.price_per_audio_hour}")
         if self.loop not in LOOPS:
             raise ConfigError(f"loop must be one of {', '.join(LOOPS)}; got {self.loop!r}")
+        self._check_endpoint()
+
+    def _check_endpoint(self) -> None:
+        if self.endpoint not in ENDPOINTS:
+            raise ConfigError(
+                f"endpoint must be one of {', '.join(ENDPOINTS)}, got {self.endpoint!r}"
+            )
+        if self.batch_concurrency < 1:
+            raise ConfigError(f"batch_concurrency must be >= 1, got {self.batch_concurrency}")
+        if not 0 <= self.finalize_hangover_ms <= 10_000:
+            raise ConfigError(
+                f"finalize_hangover_ms must be in 0..10000, got {self.finalize_hangover_ms}"
+            )
+        if not self.language.strip():
+            raise ConfigError("language must not be empty")
+        whisper_only = [
+            name
+            for name in ("min_volume", "max_silence_duration_secs")
+            if getattr(self, name) is not None
+        ]
+        if whisper_only and (self.endpoint != "manual" or self.model != "ink-whisper"):
+            raise ConfigError(
+                f"{', '.join(whisper_only)}: only the manual endpoint with model ink-whisper "
+                f"takes it (endpoint {self.endpoint}, model {self.model})"
+            )
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -162,18 +198,58 @@ class Settings:
             "turn_end_threshold": self.turn_end_threshold,
             "turn_end_timeout_ms": self.turn_end_timeout_ms,
             "keyterms": list(self.keyterms),
+            "endpoint": self.endpoint,
+            **self._endpoint_settings(),
         }
 
+    def _endpoint_settings(self) -> dict[str, Any]:
+        """What else changes a Manual or Batch transcript (nothing for Auto)."""
+        if self.endpoint == "manual":
+            return {
+                "language": self.language,
+                "finalize_hangover_ms": self.finalize_hangover_ms,
+                "min_volume": self.min_volume,
+                "max_silence_duration_secs": self.max_silence_duration_secs,
+            }
+        if self.endpoint == "batch":
+            return {"language": self.language, "batch_model": self.batch_model}
+        return {}
+
     def fingerprint(self) -> str:
-        """Short stable hash of :meth:`result_settings` (never includes the key or URL)."""
-        blob = json.dumps(self.result_settings(), sort_keys=True, separators=(",", ":"))
+        """Short stable hash of :meth:`result_settings` (never includes the key or URL).
+
+        An Auto job's hash leaves ``endpoint`` out, so queues enqueued before endpoints existed
+        keep their idempotency keys."""
+        settings = self.result_settings()
+        if settings["endpoint"] == "auto":
+            del settings["endpoint"]
+        blob = json.dumps(settings, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
+#: every key :meth:`Settings.result_settings` may hold, whatever the endpoint (``channels`` is
+#: named only when it is not the default)
+RESULT_FIELDS: frozenset[str] = frozenset(
+    Settings(channels="split").result_settings()
+    | Settings(endpoint="manual").result_settings()
+    | Settings(endpoint="batch").result_settings()
+)
+
 #: TOML sections are for humans; they flatten onto Settings fields.
-_SECTIONS = ("service", "audio", "turns", "run", "retry", "timeouts", "database", "export")
+_SECTIONS = (
+    "service",
+    "audio",
+    "turns",
+    "manual",
+    "batch",
+    "run",
+    "retry",
+    "timeouts",
+    "database",
+    "export",
+)
 
 
 def _profile_path(profile: str) -> Path:
@@ -209,6 +285,9 @@ def read_profile(profile: str) -> dict[str, Any]:
     return flat
 
 
+_OPTIONAL_FLOATS = frozenset({"min_volume", "max_silence_duration_secs", "price_per_audio_hour"})
+
+
 def _coerce(name: str, value: Any) -> Any:
     if value is None:
         return None
@@ -224,7 +303,7 @@ def _coerce(name: str, value: Any) -> Any:
             return bool(value)
         if isinstance(default, int) or name == "turn_end_timeout_ms":
             return int(float(value))
-        if isinstance(default, float) or name.startswith("turn_") or name.startswith("price_"):
+        if isinstance(default, float) or name.startswith("turn_") or name in _OPTIONAL_FLOATS:
             return float(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name}: not a number: {value!r}") from exc

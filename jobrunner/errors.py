@@ -161,8 +161,9 @@ class SessionFacts:
 
 
 class SessionError(JobrunnerError):
-    """A realtime session failed. Fields describe what the wire said, for the attempt row;
-    ``facts`` what the session got done before it failed (the client attaches them)."""
+    """A realtime session (or a Batch request) failed. Fields describe what the wire said, for
+    the attempt row; ``facts`` what the session got done before it failed (the client attaches
+    them); ``retry_after_s`` what the service's ``Retry-After`` asked for, if it said."""
 
     kind = "session"
     retryable = True
@@ -175,6 +176,7 @@ class SessionError(JobrunnerError):
         close_code: int | None = None,
         request_id: str | None = None,
         facts: SessionFacts | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -182,6 +184,7 @@ class SessionError(JobrunnerError):
         self.close_code = close_code
         self.request_id = request_id
         self.facts = facts
+        self.retry_after_s = retry_after_s
 
     def with_facts(self, facts: SessionFacts, *, request_id: str | None = None) -> Self:
         """A new error of the same class carrying ``facts`` (and ``request_id`` when this one
@@ -193,6 +196,7 @@ class SessionError(JobrunnerError):
             close_code=self.close_code,
             request_id=self.request_id or request_id,
             facts=facts,
+            retry_after_s=self.retry_after_s,
         )
 
 

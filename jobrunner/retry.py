@@ -19,7 +19,8 @@ random source, then carries the :class:`Decision` out with one store verb.
   since enqueue (:class:`FileChangedError`) fails for good, like any permanent error.
 * a result the store refused (:class:`ResultNotStoredError`) and a session past its watchdog
   (:class:`SessionStalledError`) are retryable like any transient failure.
-* a retryable error with budget left -> ``RETRY``: ``retry_later(run_after)``.
+* a retryable error with budget left -> ``RETRY``: ``retry_later(run_after)``, never sooner
+  than the service's ``Retry-After`` (``SessionError.retry_after_s``) when it sent one.
 * a retryable error with the budget used up -> ``FAIL`` with the last reason.
 * a permanent error (a 4xx error event) -> ``FAIL`` at once.
 * anything unexpected (a bug) -> like a retryable error, kind ``internal``: one bad job must
@@ -50,6 +51,7 @@ from jobrunner.errors import (
     JobrunnerError,
     RateLimitedError,
     SessionCancelled,
+    SessionError,
     UpgradeRejectedError,
 )
 
@@ -169,6 +171,8 @@ def decide(
         tries = "attempt" if attempt == 1 else "attempts"
         return Decision(Action.FAIL, kind, f"{reason} (gave up after {attempt} {tries})")
     delay = backoff_s(policy, attempt, error, jitter)
+    if isinstance(error, SessionError) and error.retry_after_s is not None:
+        delay = max(delay, error.retry_after_s)  # the service said when
     return Decision(Action.RETRY, kind, reason, now + timedelta(seconds=delay), delay)
 
 

@@ -1,9 +1,9 @@
 """The one helpers module of the test suite (pytest puts ``tests/`` on ``sys.path``).
 
 Shared by every test area: the type of the ``serve`` fixture, the CLI wrapper, the settings of
-a quick run against the bundled server, and a fake of the service for what the bundled server
-never does (:func:`cutting_service`). Area-specific helpers (``workerkit``, ``clientkit``,
-``storekit``, ...) build on these.
+a quick run against the bundled server, and fakes of the service for what the bundled server
+never does (:func:`cutting_service`; :func:`manual_service`, a scripted Manual endpoint).
+Area-specific helpers (``workerkit``, ``clientkit``, ``storekit``, ...) build on these.
 """
 
 from __future__ import annotations
@@ -106,6 +106,64 @@ async def cutting_service(close_code: int, *, before_our_close: bool = False) ->
                 if isinstance(message, str) and json.loads(message)["type"] == "close":
                     break
         await ws.close(close_code)
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+
+
+#: the request id of every :func:`manual_service` event
+MANUAL_RID = "manual-fake"
+#: what :func:`manual_service` received: the upgrade path, then each text frame
+manual_service_seen: list[str] = []
+
+
+def _manual_event(kind: str, **fields: object) -> str:
+    return json.dumps({"type": kind, "request_id": MANUAL_RID, **fields})
+
+
+@asynccontextmanager
+async def manual_service(
+    *, done: bool = True, hang: bool = False, drop_after: int | None = None
+) -> AsyncIterator[str]:
+    """Answers each ``finalize`` with an interim, a final " partN." (with a word) and
+    ``flush_done``, and ``close`` with a final " end." and ``done`` (unless ``done`` is False),
+    then closes; ``hang``: neither done nor a close, it keeps the connection open.
+    ``drop_after``: drops the connection (1011) after that many finalizes. Records the paths
+    and text frames it got in :data:`manual_service_seen`. Yields its URL."""
+
+    async def handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        manual_service_seen.append(ws.request.path)
+        finalizes = 0
+        async for message in ws:
+            if isinstance(message, bytes):
+                continue
+            manual_service_seen.append(message)
+            if message == "finalize":
+                finalizes += 1
+                if drop_after is not None and finalizes > drop_after:
+                    await ws.close(1011)
+                    return
+                word = {"word": f"part{finalizes}.", "start": 0.1, "end": 0.4}
+                await ws.send(_manual_event("transcript", text=f" part{finalizes}", is_final=False))
+                await ws.send(
+                    _manual_event(
+                        "transcript", text=f" part{finalizes}.", is_final=True, words=[word]
+                    )
+                )
+                await ws.send(_manual_event("flush_done"))
+            elif message == "close":
+                await ws.send(
+                    _manual_event("transcript", text=" end.", is_final=True, language="en")
+                )
+                if hang:
+                    await ws.wait_closed()
+                elif done:
+                    await ws.send(_manual_event("done"))
+                    await ws.close()
+                return
+        return
 
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jobrunner.config import Secret, load_settings
+from jobrunner.config import Secret, Settings, load_settings
 from jobrunner.errors import ConfigError
 
 KEY = "sk_live_do_not_leak_123"
@@ -113,3 +113,32 @@ def test_price_and_channel_labels_from_a_profile_and_flags(tmp_path: Path) -> No
     assert (flags.channel_labels, flags.price_per_audio_hour) == (("a", "b"), 1.0)
     with pytest.raises(ConfigError, match="price_per_audio_hour"):
         load_settings(env={}, overrides={"price_per_audio_hour": -1})
+
+
+def test_the_endpoint_is_part_of_the_result_but_auto_keys_stay_as_they_were() -> None:
+    base = load_settings(env={})
+    # the hash of an Auto job is what it was before endpoints existed (queues keep their keys)
+    assert Settings().fingerprint() == "10da3724b457c978"  # main's, before this change
+    manual, batch = base.replace(endpoint="manual"), base.replace(endpoint="batch")
+    assert len({base.fingerprint(), manual.fingerprint(), batch.fingerprint()}) == 3
+    assert manual.fingerprint() != manual.replace(finalize_hangover_ms=500).fingerprint()
+    assert batch.fingerprint() != batch.replace(language="de").fingerprint()
+    assert base.fingerprint() == base.replace(language="de").fingerprint()  # Auto has none
+
+
+def test_endpoint_settings_come_from_profiles_and_flags(tmp_path: Path) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text(
+        '[service]\nendpoint = "manual"\nmodel = "ink-whisper"\n'
+        "[manual]\nfinalize_hangover_ms = 200\nmin_volume = 0.2\n[run]\nbatch_concurrency = 3\n"
+    )
+    settings = load_settings(profile=str(profile), env={})
+    assert (settings.endpoint, settings.finalize_hangover_ms) == ("manual", 200)
+    assert (settings.min_volume, settings.batch_concurrency) == (0.2, 3)
+    with pytest.raises(ConfigError, match="min_volume: only the manual endpoint"):
+        load_settings(profile=str(profile), env={}, overrides={"endpoint": "batch"})
+    assert load_settings(env={}, overrides={"endpoint": "batch"}).endpoint == "batch"
+    with pytest.raises(ConfigError, match="endpoint must be one of auto, manual, batch"):
+        load_settings(env={}, overrides={"endpoint": "turbo"})
+    with pytest.raises(ConfigError, match="batch_concurrency"):
+        load_settings(env={}, overrides={"batch_concurrency": 0})

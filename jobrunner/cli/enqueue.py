@@ -11,6 +11,7 @@ import click
 from jobrunner.cli import AppContext
 from jobrunner.cli.options import progress_option
 from jobrunner.cli.views import cell, enqueue_json, enqueue_line
+from jobrunner.config import ENDPOINTS
 from jobrunner.enqueue import enqueue_paths
 from jobrunner.errors import UsageError
 from jobrunner.store import Selector, Store, database_exists
@@ -39,6 +40,12 @@ def _read_manifest(manifest: str) -> tuple[str, Path]:
     help="File listing paths: one per line, or a CSV with a 'path' column ('-' = stdin).",
 )
 @click.option("--label", metavar="NAME", help="Tag the new jobs (run/jobs/export can filter).")
+@click.option(
+    "--endpoint",
+    type=click.Choice(ENDPOINTS),
+    help="Transcribe through auto (turn detection), manual (finalize at the ends of mapped "
+    "speech) or batch (one upload); default from the profile: auto.",
+)
 @click.option("--priority", type=int, default=0, show_default=True, help="Higher runs first.")
 @click.option("--dry-run", is_flag=True, help="Probe and report; write nothing.")
 @click.option(
@@ -57,6 +64,7 @@ def enqueue_command(
     exclude: tuple[str, ...],
     manifest: str | None,
     label: str | None,
+    endpoint: str | None,
     priority: int,
     dry_run: bool,
     analyze: bool,
@@ -67,7 +75,8 @@ def enqueue_command(
 
     Every file is probed (format, rate, channels, duration; truncated or corrupt files are
     caught here) and hashed. Re-enqueueing the same audio with the same result-changing settings
-    (model, encoding, downmix, turn thresholds, keyterms) is a no-op reported as a duplicate.
+    (endpoint, model, encoding, downmix, turn thresholds, keyterms) is a no-op reported as a
+    duplicate; the same folder through another --endpoint makes new jobs, to compare.
     Files that cannot be streamed become 'invalid' jobs with a reason; hidden and temp files,
     other extensions and symlinked folders are skipped and counted. Globs match the path
     relative to the folder walked, or the file name, case-insensitively. A PATH that does not
@@ -80,6 +89,7 @@ def enqueue_command(
       jobrunner enqueue --manifest files.csv --priority 10
       jobrunner enqueue ~/recordings --dry-run --json | jq .summary
       jobrunner enqueue ~/recordings --analyze      # speech maps now, not during the run
+      jobrunner enqueue ~/recordings --endpoint batch --label batch
 
     --analyze maps the speech in every enqueued file (new and duplicates) after probing, once
     per content, and stores the maps (see `jobrunner analyze`); a file that cannot be mapped
@@ -96,7 +106,7 @@ def enqueue_command(
     if analyze and dry_run:
         raise UsageError("--analyze stores speech maps: not with --dry-run")
     manifest_data = None if manifest is None else _read_manifest(manifest)
-    settings = app.settings()
+    settings = app.settings(endpoint=endpoint)
     if dry_run:
         store = None
         if database_exists(settings.db_url):

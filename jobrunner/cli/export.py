@@ -91,12 +91,14 @@ def export_command(
     Fields (JSONL keys and CSV columns, in this order; only ever added to):
       by file: job_id, path, label, status, error_kind, error, duration_s, sample_rate,
         channels, format, subtype, sha256, encoding, model, request_id, attempts,
-        transcript_attempt, finished_at, turn_count, transcript, coverage, uncovered_s
-        (JSONL adds turns: [{index, channel, transcript, <timings>, ended_by, <speech>}],
-        dialogue: [{channel, label, start_s, end_s, transcript}], and channel_transcripts:
-        [{channel, label, transcript}] when the job has turns on several channels)
+        transcript_attempt, finished_at, turn_count, transcript, coverage, uncovered_s,
+        endpoint
+        (JSONL adds turns: [{index, channel, transcript, <timings>, ended_by, <speech>,
+        words}], dialogue: [{channel, label, start_s, end_s, transcript}], and
+        channel_transcripts: [{channel, label, transcript}] when the job has turns on several
+        channels)
       by turn: job_id, path, label, status, sha256, model, request_id, turn_index, channel,
-        <timings>, transcript, ended_by, <speech>, speaker
+        <timings>, transcript, ended_by, <speech>, words, speaker
       timings: start_s, end_s, first_update_s, eager_end_s, updates, eager_ends, resumes,
         start_wall_s, end_wall_s
       speech: speech_start_s, speech_end_s, end_latency_s, start_latency_s, eager_latency_s
@@ -104,7 +106,9 @@ def export_command(
     when turn.start/turn.end arrived (the service sends no timestamps): never before the speech,
     late by the service's reaction time; end_s includes the closing silence it waits for.
     ended_by is "turn.end", or "close" for a turn the server's normal close cut off: its text
-    is the turn's last update.
+    is the turn's last update (Manual: "flush_done" or "done"; Batch: "batch").
+    endpoint is auto, manual or batch; words is a turn's [{word, start, end}] from Manual or
+    Batch (null for Auto; in CSV, one field holding their JSON).
     speech_start_s/speech_end_s are where the turn's speech is in the file, from the speech
     map (jobrunner speech FILE shows one); end_latency_s = end_s - speech_end_s is the
     turn-detection latency, start_latency_s = start_s - speech_start_s, eager_latency_s =

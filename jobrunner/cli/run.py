@@ -15,7 +15,7 @@ from jobrunner.cli import AppContext
 from jobrunner.cli.database import open_queue
 from jobrunner.cli.progress import choose_reporter
 from jobrunner.cli.run_views import summary_json, summary_line
-from jobrunner.config import LOOPS
+from jobrunner.config import ENDPOINTS, LOOPS
 from jobrunner.errors import JobrunnerError
 from jobrunner.run import RunOptions, run_queue
 
@@ -47,6 +47,12 @@ logger = logging.getLogger(__name__)
 )
 @click.option("--base-url", metavar="URL", help="Service URL (e.g. http://127.0.0.1:8765).")
 @click.option("--label", metavar="NAME", help="Only jobs with this label.")
+@click.option(
+    "--endpoint",
+    type=click.Choice(ENDPOINTS),
+    help="Endpoint for jobs enqueued before endpoints were recorded (a job runs through the "
+    "endpoint it was enqueued with: see `enqueue --endpoint`).",
+)
 @click.option(
     "--limit", type=click.IntRange(min=1), metavar="N", help="Claim at most N jobs, then finish."
 )
@@ -116,6 +122,7 @@ def run_command(
     pace: float | None,
     base_url: str | None,
     label: str | None,
+    endpoint: str | None,
     limit: int | None,
     grace_seconds: float | None,
     retry_failed: bool,
@@ -201,6 +208,7 @@ def run_command(
         split_min_s=split_min,
         channels=channels,
         loop=loop,
+        endpoint=endpoint,
     )
     if dry_run:
         from jobrunner.cli.estimate import queue_report  # maps files: the audio stack

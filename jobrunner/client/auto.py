@@ -27,6 +27,7 @@ import logging
 import os
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -37,7 +38,7 @@ from jobrunner.audio.stream import WirePlan
 from jobrunner.client.pacer import Clock, Pacer
 from jobrunner.client.readahead import read_ahead
 from jobrunner.client.results import LiveEvent, OnEvent, SessionResult
-from jobrunner.client.sender import PacedSender
+from jobrunner.client.sender import PacedSender, Sink
 from jobrunner.client.source import Enqueued, checked_plan, explain
 from jobrunner.client.transport import OnRetry, Sleep, Transport, connect_with_retry
 from jobrunner.config import Settings
@@ -167,7 +168,7 @@ class _Transcription:
 
     async def _send(
         self,
-        transport: Transport,
+        transport: Sink,
         batches: ObjectReceiveStream[list[bytes]],
         scope: anyio.CancelScope,
     ) -> None:
@@ -217,13 +218,16 @@ class _Transcription:
                 f"server sent a {len(frame)}-byte binary frame on a text-only endpoint",
                 request_id=self.turns.request_id,
             )
-        event = parse_server_event(frame)
+        event = self._parse(frame)
         audio_s, at = self.sender.audio_s_sent, self.clock()
         if isinstance(event, ErrorEvent):
             self._report(event, audio_s, at)  # shown before it ends the session
         turn = self.turns.receive(event, audio_s=audio_s, at=at)
         if not isinstance(event, ErrorEvent):
             self._report(event, audio_s, at, turn)
+
+    def _parse(self, frame: str) -> ServerEvent:
+        return parse_server_event(frame)
 
     def _report(
         self, event: ServerEvent, audio_s: float, at: float, turn: Turn | None = None
@@ -269,7 +273,7 @@ class _Transcription:
             cancelled = True
             scope.cancel()
 
-        url = build_url(self.settings.base_url, self._params())
+        url = self._url()
         headers = build_headers(self.settings.api_key, self.settings.cartesia_version)
         async with anyio.create_task_group() as tg:
             if cancel_event is not None:
@@ -302,6 +306,9 @@ class _Transcription:
             raise failure
         facts = self.facts(failure.facts if self.transport is None else None)
         raise failure.with_facts(facts, request_id=self.turns.request_id) from failure
+
+    def _url(self) -> str:
+        return build_url(self.settings.base_url, self._params())
 
     def _params(self) -> StreamParams:
         return StreamParams.from_settings(
@@ -357,19 +364,36 @@ async def transcribe_file(
     the pacing (and the connect backoff) and are injectable for tests. ``on_connect_retry``
     hears of each connect try that failed and will be retried (error, seconds to wait).
     """
-    name = os.fspath(path)
-    _warn_pace(settings.pace)
-    plan = await checked_plan(name, settings, enqueued, cancel_event, span)
-    transcription = _Transcription(
-        name,
+    return await transcribe_with(
+        _Transcription,
+        path,
         settings,
-        plan,
         on_event=on_event,
         clock=clock,
         sleep=sleep,
+        cancel_event=cancel_event,
         on_connect_retry=on_connect_retry,
         enqueued=enqueued,
+        span=span,
     )
+
+
+async def transcribe_with(
+    kind: type[_Transcription],
+    path: str | os.PathLike[str],
+    settings: Settings,
+    *,
+    cancel_event: anyio.Event | None,
+    enqueued: Enqueued | None,
+    span: Span | None = None,
+    **options: Any,
+) -> SessionResult:
+    """:func:`transcribe_file` through ``kind``, a session class of an endpoint, with its own
+    ``options`` (``client.manual`` passes its finalize points)."""
+    name = os.fspath(path)
+    _warn_pace(settings.pace)
+    plan = await checked_plan(name, settings, enqueued, cancel_event, span)
+    transcription = kind(name, settings, plan, enqueued=enqueued, **options)
     return await transcription.run(cancel_event)
 
 

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import anyio
 import anyio.lowlevel
 from anyio.abc import ObjectReceiveStream
 
 from jobrunner.client.pacer import Clock, Pacer
-from jobrunner.client.transport import Sleep, Transport
+from jobrunner.client.transport import Sleep
 from jobrunner.protocol.events import CLOSE_MESSAGE
+
+
+class Sink(Protocol):
+    """Where the frames go: a :class:`~jobrunner.client.transport.Transport`, or a wrapper
+    that adds an endpoint's own commands (``client.manual``)."""
+
+    async def send(self, data: bytes | str) -> None: ...
 
 
 class PacedSender:
@@ -34,7 +42,7 @@ class PacedSender:
 
     async def send_all(
         self,
-        transport: Transport,
+        transport: Sink,
         batches: ObjectReceiveStream[list[bytes]],
         on_close_sent: Callable[[], None],
     ) -> None:

@@ -31,6 +31,7 @@ import anyio.to_thread
 
 from jobrunner.audio.span import Span
 from jobrunner.audio.stream import WirePlan, plan_stream
+from jobrunner.client.cancel import until_cancelled
 from jobrunner.config import Settings
 from jobrunner.errors import (
     AudioError,
@@ -164,26 +165,12 @@ async def checked_plan(
 ) -> WirePlan:
     """:func:`prepare` in a worker thread, abandoned (left to finish or hang on its own) when
     ``cancel_event`` is set: :class:`SessionCancelled`, and no session was opened."""
-    plan: WirePlan | None = None
-    failure: Exception | None = None  # raised outside the task group: never in a group
-    async with anyio.create_task_group() as tg:
-        if cancel_event is not None:
-
-            async def watch() -> None:
-                await cancel_event.wait()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(watch)
-        try:
-            plan = await anyio.to_thread.run_sync(
-                prepare, name, settings, enqueued, span, abandon_on_cancel=True
-            )
-        except Exception as exc:
-            failure = exc
-        finally:
-            tg.cancel_scope.cancel()
-    if failure is not None:
-        raise failure
+    plan = await until_cancelled(
+        cancel_event,
+        lambda: anyio.to_thread.run_sync(
+            prepare, name, settings, enqueued, span, abandon_on_cancel=True
+        ),
+    )
     if plan is None:
         raise SessionCancelled("session cancelled before it opened", facts=SessionFacts())
     return plan

@@ -4,7 +4,8 @@ RFC 4180 with a header row and CRLF line ends. Every text field is quoted and nu
 as Python's ``csv.writer`` does with ``QUOTE_NONNUMERIC``: a transcript with commas, quotes,
 line breaks or leading spaces reads back exactly with Python's ``csv`` module (open the file
 with ``newline=""``), and spreadsheets keep the leading spaces because they trim only unquoted
-fields. An empty field means "none" (no transcript yet, no label). ``--bom`` starts the file
+fields. An empty field means "none" (no transcript yet, no label). A turn's ``words`` is
+one field holding their JSON. ``--bom`` starts the file
 with a UTF-8 byte order mark so Excel does not read it as the legacy code page.
 
 Text is written verbatim, never altered for spreadsheets: a transcript starting with ``=`` or
@@ -19,6 +20,7 @@ to it); turn rows, the bulk of an export, use an f-string at a fraction of the c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -57,8 +59,13 @@ def turn_tail(t: TurnView, labels: Labels = ()) -> str:
         f"{t.updates},{t.eager_ends},{t.resumes},{_s(t.start_wall_s)},{_s(t.end_wall_s)},"
         f"{_q(t.transcript)},{_q(t.ended_by)},{_s(t.speech_start_s)},{_s(t.speech_end_s)},"
         f"{_s(t.end_latency_s)},{_s(t.start_latency_s)},{_s(t.eager_latency_s)},"
-        f"{_q(label(t.channel, labels))}{LINE_END}"
+        f"{words_field(t.words)},{_q(label(t.channel, labels))}{LINE_END}"
     )
+
+
+def words_field(words: list[dict[str, Any]] | None) -> str:
+    """A turn's words as a CSV field: their JSON, quoted (empty: none)."""
+    return '""' if words is None else _q(json.dumps(words, ensure_ascii=False))
 
 
 def write_csv(

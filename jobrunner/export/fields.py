@@ -11,7 +11,13 @@ audio clock, never earlier than the speech that caused the event. ``start_wall_s
 millisecond (the audio clock moves in chunks of ~100 ms anyway); nothing is "corrected".
 
 ``ended_by`` is ``turn.end``, or ``close`` for a turn that the server's normal close cut off
-while it held text: its transcript is its last cumulative update, not a final text.
+while it held text: its transcript is its last cumulative update, not a final text. On the
+Manual endpoint it is ``flush_done`` (the turn of one ``finalize``) or ``done`` (the finals
+after the close); on Batch, ``batch``.
+
+``endpoint`` (per job: ``auto``, ``manual`` or ``batch``) says which endpoint made the
+transcript; ``words`` (per turn) is the turn's ``[{"word", "start", "end"}, ...]`` as Manual
+and Batch give them (null for Auto). CSV carries ``words`` as a JSON string.
 
 Speech fields (:data:`SPEECH_FIELDS`, from the speech map, :mod:`jobrunner.timing.align`):
 ``speech_start_s``/``speech_end_s`` are where the turn's speech really starts and ends in the
@@ -59,6 +65,7 @@ FILE_FIELDS: tuple[str, ...] = (
     "transcript",
     "coverage",
     "uncovered_s",
+    "endpoint",
 )
 
 #: the timing fields of a turn, nested in JSONL by file and in every row by turn
@@ -74,7 +81,8 @@ TIMING_FIELDS: tuple[str, ...] = (
     "end_wall_s",
 )
 
-#: a turn's times from the speech map, after everything else of the turn in every export
+#: a turn's times from the speech map, after everything else of the turn in every export but
+#: ``words`` (added after them)
 SPEECH_FIELDS: tuple[str, ...] = (
     "speech_start_s",
     "speech_end_s",
@@ -91,6 +99,7 @@ NESTED_TURN_FIELDS: tuple[str, ...] = (
     *TIMING_FIELDS,
     "ended_by",
     *SPEECH_FIELDS,
+    "words",
 )
 
 #: one per turn (``--by turn``): the job's key fields, then the turn
@@ -108,6 +117,7 @@ TURN_FIELDS: tuple[str, ...] = (
     "transcript",
     "ended_by",
     *SPEECH_FIELDS,
+    "words",
     "speaker",
 )
 
@@ -170,12 +180,13 @@ def file_row(e: ExportJob) -> tuple[Any, ...]:
         e.transcript,
         j.coverage,
         _ms(j.uncovered_s),
+        e.settings.get("endpoint") or "auto",
     )
 
 
 def nested_turn(t: TurnView) -> tuple[Any, ...]:
     """The values of :data:`NESTED_TURN_FIELDS` for one turn."""
-    return (t.index, t.channel, t.transcript, *timings(t), t.ended_by, *speech(t))
+    return (t.index, t.channel, t.transcript, *timings(t), t.ended_by, *speech(t), t.words)
 
 
 #: how many of :data:`TURN_FIELDS` are the job's (the rest are the turn's)
@@ -191,4 +202,4 @@ def job_key(e: ExportJob) -> tuple[Any, ...]:
 def turn_part(t: TurnView, labels: Labels = ()) -> tuple[Any, ...]:
     """The turn's values that follow :func:`job_key` in a :data:`TURN_FIELDS` row."""
     speaker = label(t.channel, labels)
-    return (t.index, t.channel, *timings(t), t.transcript, t.ended_by, *speech(t), speaker)
+    return (t.index, t.channel, *timings(t), t.transcript, t.ended_by, *speech(t), t.words, speaker)

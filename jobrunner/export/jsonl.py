@@ -70,11 +70,16 @@ def _speech(t: TurnView) -> str:
     )
 
 
+def _words(t: TurnView) -> str:
+    return "null" if t.words is None else _encode(t.words)
+
+
 def nested_turn_json(t: TurnView) -> str:
     """A turn in a by-file object's ``turns`` (``NESTED_TURN_FIELDS``)."""
     return (
         f'{{"index": {t.index}, "channel": {t.channel}, "transcript": {_string(t.transcript)}, '
-        f'{_timings(t)}, "ended_by": {_string(t.ended_by)}, {_speech(t)}}}'
+        f'{_timings(t)}, "ended_by": {_string(t.ended_by)}, {_speech(t)}, '
+        f'"words": {_words(t)}}}'
     )
 
 
@@ -84,7 +89,7 @@ def turn_tail_json(t: TurnView, labels: Labels = ()) -> str:
     return (
         f'"turn_index": {t.index}, "channel": {t.channel}, {_timings(t)}, '
         f'"transcript": {_string(t.transcript)}, "ended_by": {_string(t.ended_by)}, '
-        f'{_speech(t)}, "speaker": {_string(label(t.channel, labels))}}}'
+        f'{_speech(t)}, "words": {_words(t)}, "speaker": {_string(label(t.channel, labels))}}}'
     )
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, ClassVar, Final, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jobrunner import __version__
@@ -65,6 +65,14 @@ class StreamParams:
     turn_eager_end_threshold: float | None = None
     turn_end_threshold: float | None = None
     turn_end_timeout_ms: int | None = None
+
+    #: the optional query parameters after the keyterms, in the SDK's order
+    OPTIONAL: ClassVar[tuple[str, ...]] = (
+        "turn_eager_end_threshold",
+        "turn_end_threshold",
+        "turn_end_timeout_ms",
+        "turn_start_threshold",
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, encoding: str, sample_rate: int) -> StreamParams:
@@ -137,20 +145,24 @@ class StreamParams:
             ("sample_rate", str(self.sample_rate)),
         ]
         pairs.extend(("keyterm", term) for term in self.keyterms)
-        for name in (
-            "turn_eager_end_threshold",
-            "turn_end_threshold",
-            "turn_end_timeout_ms",
-            "turn_start_threshold",
-        ):
+        for name in self.OPTIONAL:
             value = getattr(self, name)
             if value is not None:
                 pairs.append((name, str(value)))
         return pairs
 
 
-def build_url(base_url: str, params: StreamParams) -> str:
-    """The Auto endpoint URL for ``params`` under ``base_url``, exactly as the SDK builds it.
+class QueryParams(Protocol):
+    """What :func:`build_url` needs of an endpoint's parameters."""
+
+    def validate(self) -> None: ...
+
+    def query_pairs(self) -> list[tuple[str, str]]: ...
+
+
+def build_url(base_url: str, params: QueryParams, path: str = AUTO_PATH) -> str:
+    """The URL of the endpoint at ``path`` (Auto unless told) for ``params`` under
+    ``base_url``, exactly as the SDK builds it.
 
     Raises :class:`ConfigError` for a base URL that is not http(s)/ws(s) with a host, or for a
     parameter out of range.
@@ -173,7 +185,7 @@ def build_url(base_url: str, params: StreamParams) -> str:
         netloc += f":{port}"
     userinfo, at, _ = parts.netloc.rpartition("@")
     netloc = userinfo + at + netloc
-    path = parts.path.rstrip("/") + AUTO_PATH
+    path = parts.path.rstrip("/") + path
     pairs = parse_qsl(parts.query, keep_blank_values=True) + params.query_pairs()
     return urlunsplit((scheme, netloc, path, urlencode(pairs), ""))
 

@@ -89,8 +89,9 @@ TRANSITIONS: Final[dict[tuple[TurnState, str], TurnState]] = {
 }
 """(state, event type) -> next state. A pair not listed is a protocol violation."""
 
-TurnEnding = Literal["turn.end", "close"]
-"""How a turn ended: its ``turn.end`` event, or the server's normal close with the turn open."""
+TurnEnding = Literal["turn.end", "close", "flush_done", "done"]
+"""How a turn ended: its ``turn.end`` event, or the server's normal close with the turn open;
+on the Manual endpoint, the ``flush_done`` of its finalize or the ``done`` of the close."""
 
 
 @dataclass

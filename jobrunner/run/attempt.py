@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -51,15 +51,14 @@ from jobrunner.run.records import (
     failure_record,
     job_settings,
     span_of,
-    success_record,
-    turn_rows,
 )
 from jobrunner.run.sight import Sight
 from jobrunner.run.watchdog import session_budget_s
 from jobrunner.store import ClaimedJob, Store, utcnow
 
 if TYPE_CHECKING:  # the session client (numpy, soundfile, websockets) loads with the first job
-    from jobrunner.client.auto import LiveEvent, SessionResult
+    from jobrunner.client.results import LiveEvent
+    from jobrunner.run.endpoints import Result
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +147,7 @@ class Attempt:
         self.wall_s = 0.0
         self.audio_s = 0.0
         self._connected = False
+        self.endpoint = ctx.settings.endpoint
         self.store = Recorder(ctx.store, ctx.calls, ctx.owner, self.job, self._outcome)
 
     async def run(self) -> AttemptEnd:
@@ -158,27 +158,34 @@ class Attempt:
                 return split
         started_at, origin = utcnow(), ctx.clock()
         budget = session_budget_s(job.duration_s, ctx.settings)
+        from jobrunner.client.batch import BatchResult  # the client loads with the first job
+        from jobrunner.client.results import SessionResult
+
         running.deadline = origin + budget
-        result: SessionResult | None = None
+        result: Result | None = None
         error: BaseException | None = None
         try:
             async with anyio.create_task_group() as watch:
                 watch.start_soon(self._watchdog, budget)
                 try:
-                    from jobrunner.client.auto import transcribe_file  # with the first job
+                    from jobrunner.run.endpoints import open_session  # with the first job
 
                     settings = job_settings(ctx.settings, job.settings)
-                    result = await transcribe_file(
-                        job.path,
+                    self.endpoint = settings.endpoint
+                    result = await open_session(
+                        ctx.store,
+                        job,
                         settings,
                         on_event=self._on_event,
+                        on_answer=self._answered,
                         clock=ctx.clock,
                         cancel_event=running.cancel_event,
                         on_connect_retry=ctx.on_connect_retry,
                         enqueued=enqueued_of(job),
                         span=span_of(job),
                     )
-                    error = check_complete(job, result, settings.chunk_ms)
+                    if isinstance(result, SessionResult):
+                        error = check_complete(job, result, settings.chunk_ms)
                 except Exception as exc:
                     error = exc
                 finally:
@@ -186,8 +193,10 @@ class Attempt:
         finally:
             running.streaming = False
         self.wall_s = ctx.clock() - origin
-        if result is not None:
+        if isinstance(result, SessionResult):
             self.audio_s = result.audio_s_sent
+        elif isinstance(result, BatchResult):
+            self.audio_s = result.plan.duration_s
         elif isinstance(error, SessionError) and error.facts is not None:
             self.audio_s = error.facts.audio_s_sent
         if running.why == "lease":
@@ -227,7 +236,7 @@ class Attempt:
 
         ctx, job = self.ctx, self.job
         settings = job_settings(ctx.settings, job.settings)
-        if not splitting.worth_a_look(job, settings):
+        if settings.endpoint != "auto" or not splitting.worth_a_look(job, settings):
             return None
         try:
             share = 1
@@ -247,6 +256,10 @@ class Attempt:
         return AttemptEnd(self._outcome("split", reason=f"split into {len(ids)} pieces"))
 
     def _on_event(self, live: LiveEvent) -> None:
+        self._answered()
+
+    def _answered(self) -> None:
+        """The service answered (an event, an HTTP answer): the URL and the network are fine."""
         if not self._connected:
             self._connected = True
             self.ctx.on_connected()
@@ -266,15 +279,23 @@ class Attempt:
             **fields,
         )
 
-    async def _complete(
-        self, result: SessionResult, origin: float, started_at: datetime
-    ) -> JobOutcome:
-        ctx, job = self.ctx, self.job
-        record = success_record(job, ctx.owner, result)
-        rows = turn_rows(result.turns, origin)
+    async def _complete(self, result: Result, origin: float, started_at: datetime) -> JobOutcome:
+        from jobrunner.run.endpoints import completion
+
+        ctx, job, now = self.ctx, self.job, self.ctx.clock()
         try:
+            done = await completion(
+                ctx.store, job, ctx.owner, result, origin=origin, now=now, endpoint=self.endpoint
+            )
             parent_state = await self.store.write(
-                ctx.store.complete, job.id, ctx.owner, record, rows, result.transcript
+                ctx.store.complete,
+                job.id,
+                ctx.owner,
+                done.record,
+                done.rows,
+                done.transcript,
+                language=done.language,
+                duration_s=done.duration_s,
             )
         except StaleStateError:  # the lease is gone (or the job): nothing was written
             return await self.store.lost()
@@ -283,10 +304,10 @@ class Attempt:
             return (await self._failed(error, result, started_at)).outcome
         return self._outcome(
             "succeeded",
-            turns=len(rows),
+            turns=len(done.rows),
             transcript=result.transcript,
             request_id=result.request_id,
-            turns_ended_by_close=result.turns_ended_by_close,
+            turns_ended_by_close=getattr(result, "turns_ended_by_close", 0),
             parent_state=None if parent_state is None else parent_state.value,
         )
 
@@ -306,7 +327,7 @@ class Attempt:
         )
 
     async def _failed(
-        self, error: BaseException, result: SessionResult | None, started_at: datetime
+        self, error: BaseException, result: Result | None, started_at: datetime
     ) -> AttemptEnd:
         if not isinstance(error, JobrunnerError):
             logger.error("job %d: unexpected error", self.job.id, exc_info=error)
@@ -317,8 +338,14 @@ class Attempt:
         job, owner, ended_at = self.job, self.ctx.owner, utcnow()
         kind, reason = error_kind(error), describe(error)
         times: dict[str, Any] = {"started_at": started_at, "ended_at": ended_at}
-        record = failure_record(job, owner, error, kind=kind, reason=reason, result=result, **times)
+        from jobrunner.client.results import SessionResult
+
+        session = result if isinstance(result, SessionResult) else None
+        record = failure_record(
+            job, owner, error, kind=kind, reason=reason, result=session, **times
+        )
         bare = bare_record(job, owner, kind=decision.kind, reason=decision.reason, **times)
+        record, bare = (replace(r, endpoint=self.endpoint) for r in (record, bare))
         return AttemptEnd(await self.store.failure(decision, record, bare), rate_limited=limited)
 
 

@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jobrunner.audio.span import Span
-from jobrunner.config import Settings
+from jobrunner.config import RESULT_FIELDS, Settings
 from jobrunner.errors import AudioError, FileChangedError, SessionError
+from jobrunner.protocol.manual_session import ManualTurn
 from jobrunner.protocol.turns import Turn
 from jobrunner.store import AttemptRecord, ClaimedJob, TurnRow
 
@@ -32,7 +33,7 @@ _EPSILON_S = 1e-6
 def job_settings(base: Settings, stored: Mapping[str, Any]) -> Settings:
     """The run's settings with the job's result-changing settings, as enqueued, on top: a job
     is streamed the way its idempotency key says (model, encoding, thresholds ...)."""
-    known = {*base.result_settings(), "channels"}  # named only when not the default
+    known = RESULT_FIELDS
     changes = {name: value for name, value in stored.items() if name in known}
     if "keyterms" in changes:
         changes["keyterms"] = tuple(changes["keyterms"] or ())
@@ -90,9 +91,17 @@ def turn_rows(turns: Sequence[Turn], origin: float) -> list[TurnRow]:
             start_wall_s=t.start_at - origin,
             end_wall_s=None if t.end_at is None else t.end_at - origin,
             ended_by=t.ended_by or "turn.end",
+            words=_words(t),
         )
         for t in turns
     ]
+
+
+def _words(turn: Turn) -> list[dict[str, Any]] | None:
+    """A Manual turn's words as stored; None for an Auto turn (the endpoint gives none)."""
+    if isinstance(turn, ManualTurn) and turn.words is not None:
+        return [word.as_json() for word in turn.words]
+    return None
 
 
 def success_record(job: ClaimedJob, worker: str, result: SessionResult) -> AttemptRecord:

@@ -208,11 +208,23 @@ class Store:
         attempt: AttemptRecord,
         turns: Sequence[TurnRow],
         transcript: str,
+        *,
+        language: str | None = None,
+        duration_s: float | None = None,
     ) -> JobState | None:
         """Succeed the attempt; for a piece, its parent's new state when this changed it."""
         with self._write() as conn:
             return endings.complete(
-                conn, self._sql, self.now(), job_id, owner, attempt, turns, transcript
+                conn,
+                self._sql,
+                self.now(),
+                job_id,
+                owner,
+                attempt,
+                turns,
+                transcript,
+                language=language,
+                duration_s=duration_s,
             )
 
     def split(

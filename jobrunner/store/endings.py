@@ -50,12 +50,16 @@ def complete(
     attempt: AttemptRecord,
     turn_rows: Sequence[TurnRow],
     transcript: str,
+    *,
+    language: str | None = None,
+    duration_s: float | None = None,
 ) -> JobState | None:
     """Succeed the job: status, attempt row, turns and transcript, all or nothing. For a piece,
     its parent's new state when this ending changed it (stitched: ``succeeded``).
 
     The previous transcript and turns (a forced re-run) are replaced only here, so a re-run
-    that fails leaves them intact.
+    that fails leaves them intact. ``language``/``duration_s``: what a Manual or Batch answer
+    reported, kept with the transcript.
     """
     when = clock_params(now)
     _, parent_id = fenced(conn, sql, sql.complete, job_id, owner, attempt.number, dict(when))
@@ -71,6 +75,8 @@ def complete(
         "attempt_number": attempt.number,
         "text": transcript,
         "turn_count": len(turn_rows),
+        "language": language,
+        "duration_s": duration_s,
     }
     conn.execute(sql.insert_transcript, storable_row(transcripts, values) | when)
     if parent_id is not None:

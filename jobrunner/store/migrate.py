@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HEAD_REVISION: Final = "0004"
+HEAD_REVISION: Final = "0005"
 """The newest migration in ``migrations/versions`` (a test holds it to alembic's head)."""
 
 _VERSION_TABLE: Final = "alembic_version"

@@ -155,6 +155,7 @@ class AttemptRecord:
     send_p99_lateness_s: float | None = None
     connect_s: float | None = None
     drain_s: float | None = None
+    endpoint: str | None = None  # "auto", "manual" or "batch"; None: not known
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,8 @@ class TurnRow:
     start_latency_s: float | None = None
     end_latency_s: float | None = None
     eager_latency_s: float | None = None
+    #: ``[{"word", "start", "end"}, ...]`` in file seconds (Manual, Batch); None: none given
+    words: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

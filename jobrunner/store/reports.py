@@ -212,6 +212,7 @@ class AttemptView:
     send_p99_lateness_s: float | None
     connect_s: float | None
     drain_s: float | None
+    endpoint: str | None  # auto, manual or batch; None: recorded before endpoints existed
 
 
 _ATTEMPT_FIELDS = tuple(f.name for f in dataclasses.fields(AttemptView))

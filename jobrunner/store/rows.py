@@ -83,6 +83,7 @@ def job_row(job: NewJob) -> dict[str, Any]:
         "idempotency_key": job.idempotency_key,
         "fingerprint": job.fingerprint,
         "settings": dict(job.settings),
+        "endpoint": job.settings.get("endpoint", "auto"),
         "status": JobState.INVALID.value if invalid else JobState.QUEUED.value,
         "priority": job.priority,
         "attempts": 0,

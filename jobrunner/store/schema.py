@@ -129,6 +129,8 @@ jobs = Table(
     Column("pieces", Integer, nullable=False, server_default="0"),
     # seconds of audio this row streams: claimed longest first within a priority
     Column("work_s", Float),
+    # "auto", "manual" or "batch" (Settings.endpoint as enqueued); NULL: from before endpoints
+    Column("endpoint", String(16)),
     UniqueConstraint("idempotency_key"),
     CheckConstraint(f"status IN ({_states_sql})", name="status"),
     Index("ix_jobs_claim", "status", "priority", "work_s", "id"),
@@ -163,6 +165,7 @@ attempts = Table(
     Column("send_p99_lateness_s", Float),
     Column("connect_s", Float),
     Column("drain_s", Float),
+    Column("endpoint", String(16)),
     Index(None, "job_id", "number"),
 )
 
@@ -192,6 +195,8 @@ turns = Table(
     Column("start_latency_s", Float),
     Column("end_latency_s", Float),
     Column("eager_latency_s", Float),
+    # [{"word", "start", "end"}, ...] in file seconds (Manual, Batch); NULL: none (Auto)
+    Column("words", JSON),
     # one row per turn of a job's current transcript; also the keyset order of exports
     UniqueConstraint("job_id", "channel", "turn_index"),
     Index(None, "attempt_id"),
@@ -207,6 +212,9 @@ transcripts = Table(
     Column("text", Text, nullable=False),
     Column("turn_count", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # what a Manual or Batch answer reported; NULL otherwise
+    Column("language", String(32)),
+    Column("duration_s", Float),
 )
 
 speech_maps = Table(

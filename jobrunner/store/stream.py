@@ -43,6 +43,8 @@ class TurnView(NamedTuple):
     start_latency_s: float | None = None
     end_latency_s: float | None = None
     eager_latency_s: float | None = None
+    # [{"word", "start", "end"}, ...] (Manual, Batch); None: the endpoint gave none (Auto)
+    words: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

@@ -45,12 +45,16 @@ TURN = st.builds(
     resumes=INT,
     start_wall_s=SECONDS,
     end_wall_s=SECONDS,
-    ended_by=st.sampled_from(["turn.end", "close"]),
+    ended_by=st.sampled_from(["turn.end", "close", "flush_done", "done", "batch"]),
     speech_start_s=SECONDS,
     speech_end_s=SECONDS,
     start_latency_s=LATENCY,
     end_latency_s=LATENCY,
     eager_latency_s=LATENCY,
+    words=st.one_of(
+        st.none(),
+        st.lists(st.fixed_dictionaries({"word": TEXT, "start": SECONDS, "end": SECONDS})),
+    ),
 )
 LABELS = st.lists(TEXT, max_size=3).map(tuple)
 VALUE = st.one_of(st.none(), TEXT, st.integers(), st.floats(allow_nan=False, allow_infinity=False))
@@ -71,7 +75,9 @@ def test_csv_rows_are_what_csv_writer_writes(row: list[Any]) -> None:
 
 @given(TURN, LABELS)
 def test_csv_turn_rows_are_what_csv_writer_writes(turn: TurnView, labels: tuple[str, ...]) -> None:
-    assert export_csv.turn_tail(turn, labels) == csv_writer_line(turn_part(turn, labels))
+    *part, words, speaker = turn_part(turn, labels)  # words: one field holding their JSON
+    as_json = None if words is None else json.dumps(words, ensure_ascii=False)
+    assert export_csv.turn_tail(turn, labels) == csv_writer_line([*part, as_json, speaker])
 
 
 @given(TURN)

@@ -95,8 +95,8 @@ def test_csv_quotes_text_and_leaves_numbers_bare(store: Store, tmp_path: Path) -
     lines = out.read_bytes().split(b"\r\n")
     assert lines[0].startswith(b'"job_id","path",')
     assert lines[2].startswith(b'1,"/audio/a.wav",')
-    # no speech map; the speaker is the channel's number without --channel-labels
-    assert lines[2].endswith(b'," How are you?","turn.end","","","","","","0"')
+    # no speech map, no words (Auto); the speaker is the channel's number without labels
+    assert lines[2].endswith(b'," How are you?","turn.end","","","","","","","0"')
     assert lines[3] == b""  # CRLF after the last row, nothing else
 
 

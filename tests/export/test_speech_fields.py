@@ -32,7 +32,8 @@ def test_every_document_format_carries_the_speech_fields_last(store: Store, tmp_
     by_file = tmp_path / "a.jsonl"
     export(store, "jsonl", out=by_file)
     first, queued = map(json.loads, by_file.read_text("utf-8").splitlines())
-    assert list(first["turns"][0])[-len(SPEECH_FIELDS) :] == list(SPEECH_FIELDS)
+    # the speech fields close the turn's fields of issue 10; words (issue 14) came after them
+    assert list(first["turns"][0])[-len(SPEECH_FIELDS) - 1 :] == [*SPEECH_FIELDS, "words"]
     assert first["turns"][0]["speech_start_s"] == 0.5 and first["turns"][0]["end_latency_s"] == 0.8
     assert first["turns"][2]["speech_end_s"] is None
     assert (first["coverage"], queued["coverage"], queued["uncovered_s"]) == (None, None, None)
@@ -41,10 +42,11 @@ def test_every_document_format_carries_the_speech_fields_last(store: Store, tmp_
     text = (tmp_path / "t.csv").read_text("utf-8")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     header = next(csv.reader(io.StringIO(text, newline="")))
-    assert header[-len(SPEECH_FIELDS) - 3 :] == [
+    assert header[-len(SPEECH_FIELDS) - 4 :] == [
         "transcript",
         "ended_by",
         *SPEECH_FIELDS,
+        "words",
         "speaker",
     ]
     assert header.index("start_s") == header.index("channel") + 1

@@ -52,8 +52,8 @@ def test_a_turn_cut_off_by_the_close_is_stored_exported_and_counted(
     assert invoke(store_url, *args).exit_code == 0
     with by_turn.open(newline="", encoding="utf-8") as f:
         header, *rows = list(csv.reader(f))
-    assert header[-8:-6] == ["transcript", "ended_by"]  # the speech fields and speaker follow
-    assert [row[-8:-6] for row in rows] == [["Hello.", "turn.end"], [" Cut off", "close"]]
+    assert header[-9:-7] == ["transcript", "ended_by"]  # the speech fields, words, speaker follow
+    assert [row[-9:-7] for row in rows] == [["Hello.", "turn.end"], [" Cut off", "close"]]
 
 
 def test_a_status_without_such_turns_says_nothing_of_them(tmp_path: Path) -> None:

@@ -109,6 +109,13 @@ def test_a_retry_runs_after_the_backoff_and_keeps_the_reason() -> None:
     assert decision.reason == "connection lost: close code 1006"
 
 
+def test_a_retry_waits_at_least_what_retry_after_asked_for() -> None:
+    slow = RateLimitedError("HTTP 429", http_status=429, retry_after_s=90.0)
+    assert run_decide(slow, attempt=1).run_after == NOW + timedelta(seconds=90.0)
+    soon = ServerErrorEvent("HTTP 503", http_status=503, retry_after_s=0.5)
+    assert run_decide(soon, attempt=1).run_after == NOW + timedelta(seconds=2.0)  # the backoff
+
+
 def test_the_budget_used_up_fails_the_job_with_the_last_reason() -> None:
     decision = run_decide(StallError("server silent"), attempt=5, left=0)
     assert decision.action is Action.FAIL and decision.run_after is None
