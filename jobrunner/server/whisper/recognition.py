@@ -104,6 +104,7 @@ class WhisperRecognition:
         turn: TurnParams,
         *,
         words: bool = False,
+        turns: bool = True,
     ) -> None:
         self._options = options
         self._words = words  # word times wanted (Manual, Batch): TurnWords before turn.end
