@@ -60,7 +60,9 @@ class SinkEngine:
 
     name = "sink"
 
-    def open(self, sample_rate: int, turn: TurnParams, *, words: bool = False) -> SinkSession:
+    def open(
+        self, sample_rate: int, turn: TurnParams, *, words: bool = False, turns: bool = True
+    ) -> SinkSession:
         return SinkSession()
 
 

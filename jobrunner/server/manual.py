@@ -7,10 +7,11 @@ The contract (``protocol.md`` section 5) from the server's side:
    arrives, ``{"type": "transcript", "is_final": false, "text": ...}`` interims carry the text
    of the audio since the last finalize, whenever it grows (where Auto sends ``turn.update``).
 3. Plain text ``finalize``: the recognizer judges all buffered audio and ends its open turn
-   (:meth:`~jobrunner.server.recognizer.Recognition.cut`); one ``is_final: true`` transcript
-   with the text since the previous finalize (the *delta*: finals concatenated verbatim are the
-   session's transcript), then ``{"type": "flush_done"}``. A finalize with no audio since the
-   last one gets no transcript, only ``flush_done``.
+   (:meth:`~jobrunner.server.recognizer.Recognition.cut`); no turn detection gates the audio
+   (the recognition is opened with ``turns=False``), so every byte reaches a final. One
+   ``is_final: true`` transcript with the text since the previous finalize (the *delta*: finals
+   concatenated verbatim are the session's transcript), then ``{"type": "flush_done"}``. A
+   finalize with no audio since the last one gets no transcript, only ``flush_done``.
 4. Plain text ``close`` (or the legacy ``done``): the same flush, then ``{"type": "done"}``,
    then the server closes 1000.
 5. Any other text frame, JSON included (``{"type": "finalize"}``): ``error`` 400
@@ -79,7 +80,9 @@ class ManualHandler(Session):
             self.recorder.bad_request()
             await self.fail(request.status_code, request.message, request.error_code)
         self.language = request.language
-        recognition = await self.open_recognition(request.sample_rate, TurnParams(), words=True)
+        recognition = await self.open_recognition(
+            request.sample_rate, TurnParams(), words=True, turns=False
+        )
         pcm = PcmDecoder(request.encoding)
         self.segment = Segment(0.0)
         closing = False

@@ -17,7 +17,9 @@ tones`` never loads a speech model::
     events = recognition.feed(samples) + recognition.finish()
 
 The Manual endpoint's ``finalize`` is :meth:`Recognition.cut`: the open turn ends now and the
-stream goes on, so text spacing and word times run on over the whole session.
+stream goes on, so text spacing and word times run on over the whole session. Manual opens its
+recognition with ``turns=False``: the client places the turns, so the engine's turn detector
+must not gate what is transcribed (a short word after a finalize is still text).
 """
 
 from __future__ import annotations
@@ -65,9 +67,13 @@ class Recognizer(Protocol):
 
     name: str
 
-    def open(self, sample_rate: int, turn: TurnParams, *, words: bool = False) -> Recognition:
+    def open(
+        self, sample_rate: int, turn: TurnParams, *, words: bool = False, turns: bool = True
+    ) -> Recognition:
         """One session. ``words``: emit :class:`~jobrunner.server.words.TurnWords` (Manual and
-        Batch answer with them; an engine for which they are cheap may always emit them)."""
+        Batch answer with them; an engine for which they are cheap may always emit them).
+        ``turns=False``: no turn detection; one turn runs from each :meth:`~Recognition.cut`
+        to the next and holds all of its audio (Manual)."""
         ...
 
 

@@ -192,10 +192,10 @@ class Session:
     # --- the recognizer -----------------------------------------------------------------
 
     async def open_recognition(
-        self, sample_rate: int, turn: TurnParams, *, words: bool = False
+        self, sample_rate: int, turn: TurnParams, *, words: bool = False, turns: bool = True
     ) -> Recognition:
         try:
-            return self.recognizer.open(sample_rate, turn, words=words)
+            return self.recognizer.open(sample_rate, turn, words=words, turns=turns)
         except Exception:
             log.exception("engine %s could not open a session", self.recognizer.name)
             await self.fail(500, "the recognizer is unavailable", "engine_error")

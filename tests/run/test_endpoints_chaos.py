@@ -22,12 +22,7 @@ def setup(
     serve: Serve, store: Store, db_url: str, tmp_path: Path, endpoint: str, faults: str = ""
 ) -> tuple[Settings, dict[str, list[str]]]:
     server = serve(faults=faults) if faults else serve()
-    # Manual: files 1 and 2, neither with a turn in two parts (file 0's " Wait," " ok."): see
-    # test_manual_keeps_the_second_part_of_a_split_turn for why
-    if endpoint == "manual":
-        expected = make_files(tmp_path / "audio", 2, start=1)
-    else:
-        expected = make_files(tmp_path / "audio", FILES)
+    expected = make_files(tmp_path / "audio", FILES)
     settings = fast_settings(server, db_url, endpoint=endpoint, pace=40.0)
     enqueue(store, settings, tmp_path / "audio")
     return settings, expected
@@ -63,12 +58,6 @@ def test_manual_runs_every_file_to_its_exact_transcript(
     assert set(attempt_kinds(store)) == {("manual", None)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server: the tones engine's Manual session loses audio after a finalize that falls "
-    "in the pause inside a two-part turn (0.45 s): its turn detector does not start a new turn "
-    "for the short second part",
-)
 def test_manual_keeps_the_second_part_of_a_split_turn(
     serve: Serve, store: Store, db_url: str, tmp_path: Path
 ) -> None:

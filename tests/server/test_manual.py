@@ -66,6 +66,17 @@ def test_the_turns_within_one_finalize_make_one_final(serve: Serve) -> None:
     assert finals_of(out) == ["one two"]
 
 
+def test_a_finalize_inside_a_pause_loses_no_audio(serve: Serve) -> None:
+    # " ok." alone (four symbols, no hum) is too short to start a turn: Manual must not need one
+    whole = tone_bytes([[" Wait,", " ok."]], tail_s=0.3)
+    before_pause = tone_bytes([" Wait,"], tail_s=0.2)  # ends inside the 0.45 s pause
+    assert whole.startswith(before_pause)
+    steps = [before_pause, "finalize", whole[len(before_pause) :], "close"]
+    out = run(converse(serve().url, manual_query(), steps))
+    assert finals_of(out) == [" Wait,", " ok."]
+    assert out.types[-1] == "done" and out.close_code == 1000
+
+
 @pytest.mark.parametrize("text", ['{"type": "finalize"}', '{"type": "close"}', "FINALIZE", "flush"])
 def test_json_and_unknown_commands_are_400(serve: Serve, text: str) -> None:
     server = serve()

@@ -4,7 +4,9 @@ Turns come from the shared :class:`~jobrunner.server.turn_detector.TurnDetector`
 10 ms energy gate: the hum and the symbols are speech, the silences between parts and turns
 are not. A turn's text is the bytes of the symbols that start inside it, decoded as UTF-8.
 Events are a function of the audio alone: a frame is never judged before every symbol that
-could start in it has been decoded, so chunk sizes and pacing change nothing.
+could start in it has been decoded, so chunk sizes and pacing change nothing. Without turn
+detection (``turns=False``, Manual) a turn is open from each cut to the next and takes every
+symbol, however short the speech after a finalize.
 
 Word times are cheap here: a word is a run of bytes between spaces (no UTF-8 sequence holds a
 space byte), from the start of its first symbol to the end of its last.
@@ -49,9 +51,11 @@ class ToneRecognizer:
         self.update_ms = update_ms
         self.blocking = blocking
 
-    def open(self, sample_rate: int, turn: TurnParams, *, words: bool = False) -> ToneRecognition:
+    def open(
+        self, sample_rate: int, turn: TurnParams, *, words: bool = False, turns: bool = True
+    ) -> ToneRecognition:
         """A session; word times are always on (they cost nothing here)."""
-        recognition = ToneRecognition(sample_rate, turn, update_ms=self.update_ms)
+        recognition = ToneRecognition(sample_rate, turn, update_ms=self.update_ms, turns=turns)
         recognition.blocking = self.blocking
         return recognition
 
@@ -61,9 +65,13 @@ class ToneRecognition:
 
     blocking = False
 
-    def __init__(self, sample_rate: int, turn: TurnParams, *, update_ms: float = 100.0) -> None:
+    def __init__(
+        self, sample_rate: int, turn: TurnParams, *, update_ms: float = 100.0, turns: bool = True
+    ) -> None:
         frame = max(1, round(VAD_FRAME_S * sample_rate))
         self._detector = TurnDetector(DetectorConfig(sample_rate, frame), turn)
+        self._turns = turns
+        self._position = 0  # samples judged so far
         self._decoder = ToneDecoder(sample_rate)
         self._frame = frame
         self._update_every = round(update_ms * sample_rate / 1000)
@@ -77,6 +85,8 @@ class ToneRecognition:
         self._last_update = 0
         self._rate = sample_rate
         self._turn_symbols: list[Symbol] = []  # the open turn's symbols, for word times
+        if not turns:
+            self._in_turn = True
 
     def configure(self, request: ConfigRequest) -> None:
         self._detector.configure(request)
@@ -89,6 +99,11 @@ class ToneRecognition:
     def finish(self) -> list[EngineEvent]:
         self._symbols.extend(self._decoder.finish())
         events = self._judge(None)
+        if not self._turns:
+            end = self._position
+            events.extend(self._apply(TurnDecision("end", end, self._turn_start, end)))
+            self._in_turn, self._turn_start, self._last_update = True, end, end
+            return events
         for decision in self._detector.finish():
             events.extend(self._apply(decision))
         return events
@@ -100,7 +115,7 @@ class ToneRecognition:
 
     def _judge(self, horizon: int | None) -> list[EngineEvent]:
         """Gate every frame that ends before ``horizon`` (None: all audio, partial frame too)."""
-        pos = self._detector.position
+        pos = self._position
         available = len(self._audio) if horizon is None else min(len(self._audio), horizon - pos)
         count = max(0, available) // self._frame
         sizes = [self._frame] * count
@@ -120,15 +135,16 @@ class ToneRecognition:
                 self._take_symbols(end)
             else:
                 self._drop_symbols(self._detector.keep_from)
-            speech = 1.0 if frame_power >= VAD_THRESHOLD**2 else 0.0
-            for decision in self._detector.push(speech, n):
-                events.extend(self._apply(decision))
+            if self._turns:
+                speech = 1.0 if frame_power >= VAD_THRESHOLD**2 else 0.0
+                for decision in self._detector.push(speech, n):
+                    events.extend(self._apply(decision))
             if self._in_turn and self._text != self._sent_text:
                 if end - self._last_update >= self._update_every:
                     self._sent_text = self._text
                     self._last_update = end
                     events.append(TurnUpdate(transcript=self._text))
-            pos = end
+            pos = self._position = end
         return events
 
     def _take_symbols(self, before: int) -> None:

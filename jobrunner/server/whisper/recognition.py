@@ -16,6 +16,11 @@ and lets the shared :class:`~jobrunner.server.turn_detector.TurnDetector` place 
   kept when it extends what partials already sent (word-wise, ignoring case and punctuation);
   otherwise it is decoded again with the sent text forced as whisper's prefix.
 
+Without turn detection (``turns=False``, Manual) the client's cuts are the turns: a turn opens
+at the first speech frame after a cut, however short the speech, and is decoded at the next
+cut from that frame's pre-roll to the last speech frame's post-roll; no audio is dropped
+before then. Only silence at a segment's edges is left out (whisper invents words on it).
+
 Spacing follows the service: a turn's text starts with one space when an earlier turn of the
 session had text, so the verbatim concatenation of ``turn.end`` texts reads naturally.
 """
@@ -104,8 +109,13 @@ class WhisperRecognition:
         turn: TurnParams,
         *,
         words: bool = False,
+        turns: bool = True,
     ) -> None:
         self._options = options
+        self._turns = turns
+        self._cut_at = 0  # turns=False: where the audio since the last cut begins (16 kHz)
+        self._position = 0  # 16 kHz samples scored by the VAD so far
+        self._speech_end = 0  # turns=False: end of the last speech frame
         self._words = words  # word times wanted (Manual, Batch): TurnWords before turn.end
         self._turn_words: list[Word] = []
         self._decoder = decoder
@@ -132,6 +142,8 @@ class WhisperRecognition:
 
     def finish(self) -> list[EngineEvent]:
         events = self._consume(self._to16k.flush())
+        if not self._turns:
+            return events + self.cut()
         for decision in self._detector.finish():
             events.extend(self._decide(decision))
         return events
@@ -140,6 +152,13 @@ class WhisperRecognition:
         """End the open turn at its last speech; the resampler keeps its few samples of
         delay (flushing would end its stream), the VAD and the detector go on."""
         events: list[EngineEvent] = []
+        if not self._turns:
+            end = self._audio.end
+            turn = self._open
+            if turn is not None:
+                events.extend(self._decide(TurnDecision("end", end, turn.start, self._speech_end)))
+            self._cut_at = end
+            return events
         for decision in self._detector.finish():
             events.extend(self._decide(decision))
         return events
@@ -150,12 +169,26 @@ class WhisperRecognition:
         self._audio.append(audio)
         events = self._collect_partial()
         for prob in self._vad.probabilities(audio):
-            for decision in self._detector.push(float(prob)):
-                events.extend(self._decide(decision))
+            if self._turns:
+                for decision in self._detector.push(float(prob)):
+                    events.extend(self._decide(decision))
+                continue
+            self._position += FRAME_SAMPLES
+            if prob >= self._detector.config.speech_threshold:
+                events.extend(self._speech_frame())
         self._request_partial()
         events.extend(self._collect_partial())
-        self._audio.drop_before(self._detector.keep_from)
+        self._audio.drop_before(self._detector.keep_from if self._turns else self._cut_at)
         return events
+
+    def _speech_frame(self) -> list[EngineEvent]:
+        """turns=False: a speech frame ends at ``_position``; the first one opens the turn."""
+        at = self._speech_end = self._position
+        if self._open is not None:
+            return []
+        preroll = round(self._detector.config.preroll_ms * VAD_RATE / 1000)
+        start = max(self._cut_at, at - FRAME_SAMPLES - preroll)
+        return self._decide(TurnDecision("start", at, start, at))
 
     def _decide(self, decision: TurnDecision) -> list[EngineEvent]:
         if decision.kind == "start":
@@ -203,7 +236,9 @@ class WhisperRecognition:
         turn = self._open
         if not interval or turn is None or self._partial is not None:
             return
-        if self._detector.state != "speaking" or self._audio.end - self._partial_at < interval:
+        if self._turns and self._detector.state != "speaking":
+            return
+        if self._audio.end - self._partial_at < interval:
             return
         if self._audio.end - turn.start > MAX_PARTIAL_S * VAD_RATE:
             return

@@ -57,9 +57,11 @@ class WhisperRecognizer:
         shared_model()
 
     def open(
-        self, sample_rate: int, turn: TurnParams, *, words: bool = False
+        self, sample_rate: int, turn: TurnParams, *, words: bool = False, turns: bool = True
     ) -> WhisperRecognition:
-        return WhisperRecognition(self.options, self.decoder, sample_rate, turn, words=words)
+        return WhisperRecognition(
+            self.options, self.decoder, sample_rate, turn, words=words, turns=turns
+        )
 
 
 __all__ = ["WhisperRecognizer"]
