@@ -12,7 +12,8 @@ only); a file whose map cannot be had is not time-sliced.
 
 Channel modes: ``split`` makes a multichannel file one piece per channel (times the time
 slices when it is also long), whatever the idle sessions: it is what the transcript is, not a
-scheduling choice. ``auto`` asks :func:`channels_differ`. ``downmix`` keeps one session over
+scheduling choice. ``auto`` asks :func:`jobrunner.audio.channels.channels_differ` (a file it
+cannot read is downmixed: the stream then says what is wrong). ``downmix`` keeps one session over
 the downmix policy of the settings.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Final, Literal
 
+from jobrunner.audio.channels import channels_differ
 from jobrunner.audio.speechmap import SpeechMap
 from jobrunner.config import Settings
 from jobrunner.errors import AudioError
@@ -32,13 +34,6 @@ logger = logging.getLogger(__name__)
 
 #: a piece is at least this share of ``split_min_s`` long (see the module docstring)
 MIN_PIECE_SHARE: Final = 0.5
-
-
-def channels_differ(path: str) -> bool:
-    """Whether the channels of ``path`` really differ (``--channels auto``). Until the verdict
-    of ``jobrunner.audio.channels`` is merged, ``auto`` downmixes; that module replaces this
-    function."""
-    return False
 
 
 def share_of(sessions: int, busy: int, queued: int, long_queued: int) -> int:
@@ -73,7 +68,10 @@ def channel_mode(job: ClaimedJob, settings: Settings) -> ChannelMode:
     if job.channels <= 1 or settings.channels == "downmix":
         return "downmix"
     if settings.channels == "auto":
-        return "split" if channels_differ(job.path) else "downmix"
+        try:
+            return "split" if channels_differ(job.path) else "downmix"
+        except AudioError:
+            return "downmix"
     return "split"
 
 
@@ -132,7 +130,6 @@ def plan(store: Store, job: ClaimedJob, settings: Settings, share: int) -> list[
 __all__ = [
     "MIN_PIECE_SHARE",
     "channel_mode",
-    "channels_differ",
     "long_enough",
     "plan",
     "share_of",
