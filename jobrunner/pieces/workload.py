@@ -14,12 +14,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
-from jobrunner.audio.channels import channels_differ
 from jobrunner.audio.probe import probe
 from jobrunner.audio.speechmap import SpeechMap, map_file
 from jobrunner.enqueue.discover import find_files
 from jobrunner.errors import AudioError
 from jobrunner.pieces.estimate import FileWork
+from jobrunner.pieces.share import splits_channels
 from jobrunner.run.analysis import analyze, compute_map, store_map, stored_map
 from jobrunner.store import JobState, MapTarget, Selector, Store
 
@@ -32,17 +32,6 @@ _PAGE: Final = 500
 class Workload:
     files: list[FileWork] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-
-
-def _split_channels(path: str, channels: int, mode: ChannelsMode) -> bool:
-    if channels < 2 or mode == "downmix":
-        return False
-    if mode == "split":
-        return True
-    try:
-        return channels_differ(path)
-    except AudioError:
-        return False  # unreadable now: the run will say so; estimate it as one session
 
 
 def _work(path: str, speech: SpeechMap, split: bool) -> FileWork:
@@ -64,7 +53,7 @@ def from_paths(paths: Iterable[str | os.PathLike[str]], mode: ChannelsMode) -> W
     for path in find_files(paths).files:
         try:
             info = probe(path)
-            split = _split_channels(path, info.channels, mode)
+            split = splits_channels(path, info.channels, mode)
             speech = map_file(path, channels="split" if split else "downmix")
         except AudioError as exc:
             work.unreadable.append((path, exc.reason))
@@ -87,7 +76,7 @@ def from_queue(store: Store, mode: ChannelsMode, label: str | None = None) -> Wo
     analyze(store, selector)
     work = Workload()
     for target in _targets(store, selector):
-        split = _split_channels(target.path, target.channels, mode)
+        split = splits_channels(target.path, target.channels, mode)
         # a split map is what a job streaming only its first channel needs, too
         wanted = replace(target, downmix="first") if split else target
         try:
