@@ -3,6 +3,7 @@ side by side, makespan against the ideal.
 
     python -m bench.split [--smoke]
     python -m bench split --repeat 1 --write     # into BENCHMARKS.md (+ bench/results.json)
+    python -m bench.split --wer --save && python -m bench --render   # the words part alone
 
 Each file is tones (the transcript is known) in stretches of conversation whose turns are
 0.9 s apart (too short to cut), with a 2 s pause between stretches (about every half minute:
@@ -274,10 +275,30 @@ def render_wer(result: dict[str, Any]) -> str:
     )
 
 
+def save_wer(result: dict[str, Any]) -> None:
+    """Put a words-only result into bench/results.json's split entry (its median and its
+    last run), leaving the makespan figures as they were measured."""
+    path = Path(__file__).with_name("results.json")
+    saved = json.loads(path.read_text())
+    entry = saved["benchmarks"]["split"]
+    for doc in (entry["merged"], *entry["runs"][-1:]):
+        doc["whisper"] = result
+    path.write_text(json.dumps(saved, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="two 1-minute files")
+    parser.add_argument("--wer", action="store_true", help="only the whisper words part")
+    parser.add_argument("--save", action="store_true", help="--wer: into bench/results.json")
     args = parser.parse_args(argv)
+    if args.wer:
+        with scratch("split-wer") as tmp:
+            result = whisper_wer(Path(tmp), args.smoke)
+        if args.save:
+            save_wer(result)
+        print(json.dumps(result, indent=2))
+        return 0
     print(json.dumps(run(smoke=args.smoke), indent=2))
     return 0
 
