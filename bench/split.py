@@ -202,6 +202,7 @@ def whisper_wer(root: Path, smoke: bool) -> dict[str, Any]:
                 server.url, files, root / f"wer-{split}", split=split, split_min_s=split_min,
                 concurrency=WER_CONCURRENCY, pace=1.0,
             )  # fmt: skip
+    out["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     unsplit, split_wer = out["unsplit"]["wer"], out["split"]["wer"]
     if unsplit is not None and split_wer is not None:
         out["wer_points"] = rounded(100 * (split_wer - unsplit), 2)
@@ -270,8 +271,9 @@ def render_wer(result: dict[str, Any]) -> str:
     return (
         f"Words: the shared speech joined into {result['files']} files ({result['audio_s']} s"
         f" of audio, {JOIN_GAP_S:g} s between recordings) through the whisper engine at "
-        f"realtime. Target: split WER within 1 point of unsplit; split - unsplit = "
-        f"{points} points.\n\n" + table(["run", "pieces", "reference words", "WER"], rows)
+        f"realtime, measured {result.get('date', '(date not saved)')}. Target: split WER within"
+        f" 1 point of unsplit; split - unsplit = {points} points.\n\n"
+        + table(["run", "pieces", "reference words", "WER"], rows)
     )
 
 
