@@ -11,7 +11,7 @@ import click
 from jobrunner.cli import AppContext
 from jobrunner.cli.options import progress_option
 from jobrunner.cli.views import cell, enqueue_json, enqueue_line
-from jobrunner.config import ENDPOINTS
+from jobrunner.config import CHANNEL_MODES, ENDPOINTS
 from jobrunner.enqueue import enqueue_paths
 from jobrunner.errors import UsageError
 from jobrunner.store import Selector, Store, database_exists
@@ -47,6 +47,12 @@ def _read_manifest(manifest: str) -> tuple[str, Path]:
     "speech) or batch (one upload); default from the profile: auto.",
 )
 @click.option("--priority", type=int, default=0, show_default=True, help="Higher runs first.")
+@click.option(
+    "--channels",
+    type=click.Choice(CHANNEL_MODES),
+    help="How the jobs hear multichannel files: one session over the downmix (default), one "
+    "per channel (split), or per channel when the channels differ (auto). Part of the job.",
+)
 @click.option("--dry-run", is_flag=True, help="Probe and report; write nothing.")
 @click.option(
     "--analyze",
@@ -66,6 +72,7 @@ def enqueue_command(
     label: str | None,
     endpoint: str | None,
     priority: int,
+    channels: str | None,
     dry_run: bool,
     analyze: bool,
     progress: bool | None,
@@ -75,8 +82,9 @@ def enqueue_command(
 
     Every file is probed (format, rate, channels, duration; truncated or corrupt files are
     caught here) and hashed. Re-enqueueing the same audio with the same result-changing settings
-    (endpoint, model, encoding, downmix, turn thresholds, keyterms) is a no-op reported as a
-    duplicate; the same folder through another --endpoint makes new jobs, to compare.
+    (endpoint, model, encoding, downmix, channel mode, turn thresholds, keyterms) is a no-op
+    reported as a duplicate; the same folder through another --endpoint makes new jobs, to
+    compare.
     Files that cannot be streamed become 'invalid' jobs with a reason; hidden and temp files,
     other extensions and symlinked folders are skipped and counted. Globs match the path
     relative to the folder walked, or the file name, case-insensitively. A PATH that does not
@@ -87,6 +95,7 @@ def enqueue_command(
       jobrunner enqueue ~/recordings --label calls
       jobrunner enqueue ~/recordings --include '*.wav' --exclude 'old/*'
       jobrunner enqueue --manifest files.csv --priority 10
+      jobrunner enqueue calls/ --channels split   # agent and caller transcribed apart
       jobrunner enqueue ~/recordings --dry-run --json | jq .summary
       jobrunner enqueue ~/recordings --analyze      # speech maps now, not during the run
       jobrunner enqueue ~/recordings --endpoint batch --label batch
@@ -94,6 +103,10 @@ def enqueue_command(
     --analyze maps the speech in every enqueued file (new and duplicates) after probing, once
     per content, and stores the maps (see `jobrunner analyze`); a file that cannot be mapped
     is reported on stderr and stays queued.
+
+    --channels (setting `channels`) is the job's: a job enqueued with split or auto is run
+    that way whatever the run's --channels, which applies to the jobs enqueued with the
+    default, downmix.
 
     \b
     --json prints {"schema": "jobrunner.enqueue/1",
@@ -106,7 +119,7 @@ def enqueue_command(
     if analyze and dry_run:
         raise UsageError("--analyze stores speech maps: not with --dry-run")
     manifest_data = None if manifest is None else _read_manifest(manifest)
-    settings = app.settings(endpoint=endpoint)
+    settings = app.settings(endpoint=endpoint, channels=channels)
     if dry_run:
         store = None
         if database_exists(settings.db_url):

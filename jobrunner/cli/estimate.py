@@ -12,23 +12,22 @@ import click
 
 from jobrunner.cli import AppContext
 from jobrunner.cli.database import open_queue
-from jobrunner.config import Settings
+from jobrunner.config import CHANNEL_MODES, Settings
 from jobrunner.formatting import format_duration
-from jobrunner.pieces.estimate import SPLIT_MIN_S, Estimate, EstimateOptions, estimate
-from jobrunner.pieces.workload import CHANNEL_MODES, ChannelsMode, Workload, from_paths, from_queue
+from jobrunner.pieces.estimate import Estimate, EstimateOptions, estimate
+from jobrunner.pieces.workload import Workload, from_paths, from_queue
 from jobrunner.store import Store
 
 PRICE_HINT = "set a price: --price X (per audio hour) or price_per_audio_hour in the profile"
 
 
-def options_for(
-    settings: Settings, split: bool = True, split_min_s: float = SPLIT_MIN_S
-) -> EstimateOptions:
+def options_for(settings: Settings) -> EstimateOptions:
+    """What the run with ``settings`` would do: its sessions, pace, splitting and price."""
     return EstimateOptions(
         concurrency=settings.concurrency,
         pace=settings.pace,
-        split=split,
-        split_min_s=split_min_s,
+        split=settings.split,
+        split_min_s=settings.split_min_s,
         price_per_audio_hour=settings.price_per_audio_hour,
     )
 
@@ -79,18 +78,12 @@ def echo(result: Estimate, work: Workload, as_json: bool) -> None:
 
 
 def queue_report(
-    store: Store,
-    settings: Settings,
-    *,
-    label: str | None = None,
-    channels: ChannelsMode = "downmix",
-    split: bool = True,
-    split_min_s: float = SPLIT_MIN_S,
-    as_json: bool = False,
+    store: Store, settings: Settings, *, label: str | None = None, as_json: bool = False
 ) -> None:
-    """Print the estimate of the queue's runnable jobs (``run --dry-run``, ``estimate``)."""
-    work = from_queue(store, channels, label)
-    echo(estimate(work.files, options_for(settings, split, split_min_s)), work, as_json)
+    """Print the estimate of the queue's runnable jobs as a run with ``settings`` would take
+    them (``run --dry-run``, ``estimate``)."""
+    work = from_queue(store, settings.channels, label)
+    echo(estimate(work.files, options_for(settings)), work, as_json)
 
 
 @click.command("estimate")
@@ -108,24 +101,19 @@ def queue_report(
 @click.option(
     "--channels",
     type=click.Choice(CHANNEL_MODES),
-    default="downmix",
-    show_default=True,
-    help="Multichannel files: one downmixed session, one per channel, or auto (per channel "
-    "when the channels carry different voices).",
+    help="Multichannel files: one downmixed session (default), one per channel, or auto (per "
+    "channel when the channels carry different voices). Queued jobs keep a mode set at enqueue.",
 )
 @click.option(
     "--split/--no-split",
-    default=True,
-    show_default=True,
-    help="Cut long files into pieces at silences to fill idle sessions.",
+    default=None,
+    help="Cut long files into pieces at silences to fill idle sessions (default: on).",
 )
 @click.option(
     "--split-min",
-    type=click.FloatRange(min=0),
-    default=SPLIT_MIN_S,
-    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
     metavar="S",
-    help="Only files longer than S seconds are split.",
+    help="Only files longer than S seconds are split (default 600).",
 )
 @click.option("--label", metavar="NAME", help="Queue: only jobs with this label.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (jobrunner.estimate/1).")
@@ -136,9 +124,9 @@ def estimate_command(
     concurrency: int | None,
     pace: float | None,
     price: float | None,
-    channels: str,
-    split: bool,
-    split_min: float,
+    channels: str | None,
+    split: bool | None,
+    split_min: float | None,
     label: str | None,
     as_json: bool,
 ) -> None:
@@ -156,21 +144,17 @@ def estimate_command(
       jobrunner estimate --channels auto --json | jq .makespan_split_s
       jobrunner run -c 8 --dry-run
     """
-    settings = app.settings(concurrency=concurrency, pace=pace, price_per_audio_hour=price)
-    mode: ChannelsMode = (
-        "split" if channels == "split" else "auto" if channels == "auto" else "downmix"
+    settings = app.settings(
+        concurrency=concurrency,
+        pace=pace,
+        price_per_audio_hour=price,
+        channels=channels,
+        split=split,
+        split_min_s=split_min,
     )
     if paths:
-        work = from_paths(paths, mode)
-        echo(estimate(work.files, options_for(settings, split, split_min)), work, as_json)
+        work = from_paths(paths, settings.channels)
+        echo(estimate(work.files, options_for(settings)), work, as_json)
         return
     with open_queue(settings.db_url) as store:
-        queue_report(
-            store,
-            settings,
-            label=label,
-            channels=mode,
-            split=split,
-            split_min_s=split_min,
-            as_json=as_json,
-        )
+        queue_report(store, settings, label=label, as_json=as_json)

@@ -90,7 +90,8 @@ logger = logging.getLogger(__name__)
     "--channels",
     type=click.Choice(["downmix", "split", "auto"]),
     help="Multichannel files: one session over the downmix (default), one per channel "
-    "(split), or split when the channels differ (auto). Set at enqueue, it is the job's.",
+    "(split), or split when the channels differ (auto), for the jobs enqueued with the default; "
+    "a mode set by `enqueue --channels` is the job's.",
 )
 @click.option(
     "--dry-run",

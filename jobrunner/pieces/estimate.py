@@ -1,12 +1,11 @@
 """What a run will take before anything is spent: pieces, makespan and cost, as pure functions.
 
 Input is the work (:class:`FileWork`: a file, the sessions it needs, its speech); output an
-:class:`Estimate`. Pieces follow the run's rule (``jobrunner.run.splitting``, as of the pieces
-branch: ``share_of`` and ``time_slices``): a file longer than ``split_min_s`` is cut in time
-when sessions would idle, into as many slices as its share of them, at most one per
-``split_min_s / 2`` of audio, and only at silences (:func:`~jobrunner.pieces.plan.plan_pieces`
-over the speech of all its channels); a file split per channel is one session per channel,
-times its slices.
+:class:`Estimate`. Pieces follow the run's rule (:mod:`jobrunner.pieces.share`), counted as at
+the start of a run, with no session busy yet: a file longer than ``split_min_s`` gets its
+share of the sessions the shorter files leave idle, per channel when split, at most one slice
+per ``split_min_s / 2`` of audio, cut only at silences (:func:`~jobrunner.pieces.plan.plan_pieces`
+over the speech of all its channels).
 
 The makespan is a list-scheduling simulation: pieces longest first, each to the session that
 frees up first, each costing its audio at ``pace`` plus :data:`SESSION_OVERHEAD_S` (connect,
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from jobrunner.pieces.plan import plan_pieces
+from jobrunner.pieces.share import share_of, time_slices
 
 #: per session: connect and handshake, and the drain after the last chunk (seconds)
 SESSION_OVERHEAD_S: Final = 1.0
@@ -32,8 +32,6 @@ SESSION_OVERHEAD_S: Final = 1.0
 STARTUP_S: Final = 1.0
 #: the default shortest file that is split (``--split-min``), as ``run`` has it
 SPLIT_MIN_S: Final = 600.0
-#: a time slice is at least this share of ``split_min_s`` long (as ``run`` cuts)
-MIN_PIECE_SHARE: Final = 0.5
 
 Spans = tuple[tuple[float, float], ...]
 
@@ -111,15 +109,13 @@ def slice_counts(files: Sequence[FileWork], concurrency: int, split_min_s: float
     """Time slices per file at the start of a run: the sessions the short files leave idle
     are shared equally among the long ones; a long file with a speech map gets its share (per
     channel when split), at most one slice per ``split_min_s / 2`` of audio, at least 1."""
-    long = [f.duration_s > split_min_s for f in files]
-    idle = concurrency - (len(files) - sum(long))
-    share = max(1, idle // max(1, sum(long)))
-    floor = split_min_s * MIN_PIECE_SHARE
+    long = sum(f.duration_s > split_min_s for f in files)
+    share = share_of(concurrency, 0, len(files) - 1, max(0, long - 1))
     return [
-        max(1, min(share // f.sessions, int(f.duration_s // floor)))
-        if is_long and f.cut_speech is not None
+        time_slices(f.duration_s, share // f.sessions, split_min_s)
+        if f.cut_speech is not None
         else 1
-        for f, is_long in zip(files, long, strict=True)
+        for f in files
     ]
 
 

@@ -12,19 +12,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Final, Literal
+from typing import Final
 
-from jobrunner.audio.channels import channels_differ
 from jobrunner.audio.probe import probe
 from jobrunner.audio.speechmap import SpeechMap, map_file
 from jobrunner.enqueue.discover import find_files
 from jobrunner.errors import AudioError
 from jobrunner.pieces.estimate import FileWork
+from jobrunner.pieces.share import splits_channels
 from jobrunner.run.analysis import analyze, compute_map, store_map, stored_map
 from jobrunner.store import JobState, MapTarget, Selector, Store
 
-ChannelsMode = Literal["downmix", "split", "auto"]
-CHANNEL_MODES: Final[tuple[ChannelsMode, ...]] = ("downmix", "split", "auto")
 _PAGE: Final = 500
 
 
@@ -32,17 +30,6 @@ _PAGE: Final = 500
 class Workload:
     files: list[FileWork] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-
-
-def _split_channels(path: str, channels: int, mode: ChannelsMode) -> bool:
-    if channels < 2 or mode == "downmix":
-        return False
-    if mode == "split":
-        return True
-    try:
-        return channels_differ(path)
-    except AudioError:
-        return False  # unreadable now: the run will say so; estimate it as one session
 
 
 def _work(path: str, speech: SpeechMap, split: bool) -> FileWork:
@@ -58,13 +45,13 @@ def _work(path: str, speech: SpeechMap, split: bool) -> FileWork:
     )
 
 
-def from_paths(paths: Iterable[str | os.PathLike[str]], mode: ChannelsMode) -> Workload:
+def from_paths(paths: Iterable[str | os.PathLike[str]], mode: str) -> Workload:
     """The audio files at ``paths`` (folders walked as ``enqueue`` walks them)."""
     work = Workload()
     for path in find_files(paths).files:
         try:
             info = probe(path)
-            split = _split_channels(path, info.channels, mode)
+            split = splits_channels(path, info.channels, mode)
             speech = map_file(path, channels="split" if split else "downmix")
         except AudioError as exc:
             work.unreadable.append((path, exc.reason))
@@ -80,16 +67,17 @@ def _targets(store: Store, selector: Selector) -> Iterator[MapTarget]:
         yield from page
 
 
-def from_queue(store: Store, mode: ChannelsMode, label: str | None = None) -> Workload:
-    """The queue's runnable (queued) jobs; maps computed once and stored (the
-    missing ones first, in parallel, as ``jobrunner analyze`` does)."""
+def from_queue(store: Store, mode: str, label: str | None = None) -> Workload:
+    """The queue's runnable (queued) jobs, each heard in its own channel mode when it was
+    enqueued with one, else in ``mode`` (the run's), as the run streams them; maps computed
+    once and stored (the missing ones first, in parallel, as ``jobrunner analyze`` does) under
+    the key the run looks them up by."""
     selector = Selector(label=label, states=(JobState.QUEUED,))
     analyze(store, selector)
     work = Workload()
     for target in _targets(store, selector):
-        split = _split_channels(target.path, target.channels, mode)
-        # a split map is what a job streaming only its first channel needs, too
-        wanted = replace(target, downmix="first") if split else target
+        split = splits_channels(target.path, target.channels, target.channel_mode or mode)
+        wanted = replace(target, channel_mode="split" if split else "downmix")
         try:
             speech = stored_map(store, wanted)
             if speech is None:

@@ -1,52 +1,32 @@
 """When a claimed job becomes pieces, and which: the run's half of :mod:`jobrunner.pieces`.
 
 A top-level job is split when it is long (over ``split_min_s``, default 600 s), splitting is
-on, and sessions would idle: of the run's ``-c`` sessions, those not streaming and not needed
-by the claimable queued rows that are not long jobs themselves are shared equally between
-this job and the long queued jobs (:func:`share_of`); the job gets that many pieces, each at
-least ``split_min_s / 2`` long. That floor keeps a piece's
-fixed costs (a connect, the lead-in silence, the drain) under 2 % of its audio and never cuts
-a file barely over the threshold into slivers: a file just over 600 s splits in two at most.
-Cuts come from the file's speech map (:func:`jobrunner.pieces.plan_pieces`: long silences
-only); a file whose map cannot be had is not time-sliced.
+on, and sessions would idle; how many pieces follows :mod:`jobrunner.pieces.share` (the rule
+``estimate`` predicts with), counted with the sessions busy at claim time. Cuts come from the
+file's speech map (:func:`jobrunner.pieces.plan_pieces`: long silences only); a file whose map
+cannot be had is not time-sliced.
 
 Channel modes: ``split`` makes a multichannel file one piece per channel (times the time
 slices when it is also long), whatever the idle sessions: it is what the transcript is, not a
-scheduling choice. ``auto`` asks :func:`channels_differ`. ``downmix`` keeps one session over
-the downmix policy of the settings.
+scheduling choice; ``auto`` when the channels differ; ``downmix`` keeps one session over the
+downmix policy of the settings.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Final, Literal
+from typing import Literal
 
 from jobrunner.audio.speechmap import SpeechMap
 from jobrunner.config import Settings
 from jobrunner.errors import AudioError
 from jobrunner.pieces import FrameRange, plan_pieces
+from jobrunner.pieces.share import share_of, splits_channels
+from jobrunner.pieces.share import time_slices as slices_of
 from jobrunner.run.analysis import compute_map, store_map, stored_map
 from jobrunner.store import ClaimedJob, MapTarget, PieceRange, Store
 
 logger = logging.getLogger(__name__)
-
-#: a piece is at least this share of ``split_min_s`` long (see the module docstring)
-MIN_PIECE_SHARE: Final = 0.5
-
-
-def channels_differ(path: str) -> bool:
-    """Whether the channels of ``path`` really differ (``--channels auto``). Until the verdict
-    of ``jobrunner.audio.channels`` is merged, ``auto`` downmixes; that module replaces this
-    function."""
-    return False
-
-
-def share_of(sessions: int, busy: int, queued: int, long_queued: int) -> int:
-    """Sessions a long job may fill with its pieces: of ``sessions``, those not ``busy``
-    streaming and not needed by the ``queued`` claimable rows other than the ``long_queued``
-    jobs (themselves candidates for a split), shared equally with those."""
-    idle = sessions - busy - (queued - long_queued)
-    return max(1, idle // (1 + long_queued))
 
 
 def long_enough(job: ClaimedJob, settings: Settings) -> bool:
@@ -54,10 +34,8 @@ def long_enough(job: ClaimedJob, settings: Settings) -> bool:
 
 
 def time_slices(duration_s: float, share: int, settings: Settings) -> int:
-    """How many time slices fill ``share`` sessions, each at least the floor long."""
-    if not settings.split or share <= 1 or duration_s <= settings.split_min_s:
-        return 1
-    return max(1, min(share, int(duration_s // (settings.split_min_s * MIN_PIECE_SHARE))))
+    """How many time slices fill ``share`` sessions (1 with splitting off)."""
+    return slices_of(duration_s, share, settings.split_min_s) if settings.split else 1
 
 
 ChannelMode = Literal["downmix", "split"]
@@ -70,11 +48,7 @@ def worth_a_look(job: ClaimedJob, settings: Settings) -> bool:
 
 def channel_mode(job: ClaimedJob, settings: Settings) -> ChannelMode:
     """How ``job``'s channels are heard (blocking for ``auto``: it reads the file)."""
-    if job.channels <= 1 or settings.channels == "downmix":
-        return "downmix"
-    if settings.channels == "auto":
-        return "split" if channels_differ(job.path) else "downmix"
-    return "split"
+    return "split" if splits_channels(job.path, job.channels, settings.channels) else "downmix"
 
 
 def map_target(job: ClaimedJob, mode: ChannelMode) -> MapTarget | None:
@@ -130,9 +104,7 @@ def plan(store: Store, job: ClaimedJob, settings: Settings, share: int) -> list[
 
 
 __all__ = [
-    "MIN_PIECE_SHARE",
     "channel_mode",
-    "channels_differ",
     "long_enough",
     "plan",
     "share_of",

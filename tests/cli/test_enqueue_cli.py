@@ -202,3 +202,29 @@ def test_help_shows_examples() -> None:
     result = invoke(None, "enqueue", "--help")
     assert result.exit_code == 0
     assert "Examples:" in result.output and "jobrunner enqueue ~/recordings" in result.output
+
+
+def test_channels_set_at_enqueue_are_the_jobs(tmp_path: Path) -> None:
+    """``enqueue --channels split`` keys and keeps the job's mode: enqueued again the same way
+    it is a duplicate, without the flag it is another job (downmixed), and the queue's
+    estimate hears the first job per channel whatever the run's mode."""
+    db = tmp_path / "q.db"
+    tone = 0.2 * np.sin(2 * np.pi * 300 * np.arange(16000) / 16000)
+    call = tmp_path / "call.wav"
+    silent = np.zeros_like(tone)
+    stereo = np.concatenate([np.stack([tone, silent], 1), np.stack([silent, tone], 1)])
+    sf.write(call, stereo, 16000, subtype="PCM_16")
+
+    def outcome(*args: str) -> str:
+        result = invoke(db, "enqueue", str(call), "--json", *args)
+        assert result.exit_code == 0, result.output
+        return str(json.loads(result.stdout)["files"][0]["outcome"])
+
+    assert outcome("--channels", "split") == "new"
+    assert outcome("--channels", "split") == "duplicate"
+    assert outcome() == "new"
+    assert outcome("--channels", "downmix") == "duplicate"
+    assert invoke(db, "enqueue", str(call), "--channels", "both").exit_code == 2
+    estimate = invoke(db, "estimate", "--json", "--channels", "downmix")
+    assert estimate.exit_code == 0, estimate.output
+    assert json.loads(estimate.stdout)["sessions"] == 3  # the split job's 2, the other's 1

@@ -110,3 +110,22 @@ def test_unreadable_files_are_listed_and_counted_whole(folder: Path, tmp_path: P
     assert bare.exit_code == 0, bare.output
     assert bare.output.splitlines()[0].split() == ["files", "2", "(1", "unreadable)"]
     assert f"unreadable: {folder / 'notes.wav'}: " in bare.output
+
+
+def test_dry_run_reports_what_that_run_would_do(folder: Path, tmp_path: Path) -> None:
+    """The run's flags and settings (channels, split, split-min) shape its dry run."""
+    db = tmp_path / "q.db"
+    assert invoke(db, "enqueue", str(folder)).exit_code == 0
+    base = ("run", "--dry-run", "-c", "4", "--split-min", "60")
+    assert estimate_json(db, *base)["pieces"] == 4  # long.wav in 2
+    dry = estimate_json(db, *base, "--channels", "split", "--no-split")
+    assert (dry["sessions"], dry["pieces"], dry["split"]) == (4, 4, False)
+    same = ("-c", "4", "--split-min", "60", "--channels", "split", "--no-split")
+    assert estimate_json(db, "estimate", *same) == dry
+
+
+def test_estimate_takes_its_defaults_from_the_profile(folder: Path, tmp_path: Path) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text('[run]\nsplit_min_s = 60.0\nconcurrency = 4\nchannels = "split"\n')
+    doc = estimate_json(None, "--profile", str(profile), "estimate", str(folder))
+    assert (doc["sessions"], doc["pieces"]) == (4, 5)  # the call per channel, long.wav in 2

@@ -90,14 +90,9 @@ def test_a_stereo_file_in_channel_split_mode_gets_turns_per_channel(
     serve: Serve, tmp_path: Path, store: Store, db_url: str
 ) -> None:
     left, right = turns(3, "agent "), turns(2, "caller ")
-    a, b = synthesize(left, gap_s=GAP_S), synthesize(right, gap_s=GAP_S)
-    frames = max(len(a), len(b))
-    stereo = np.zeros((frames, 2), dtype=np.float32)
-    stereo[: len(a), 0], stereo[: len(b), 1] = a, b
-    audio = tmp_path / "audio"
-    audio.mkdir()
-    path = str(audio / "call.wav")
-    sf.write(path, stereo, 16000, subtype="PCM_16")
+    audio, path = stereo_file(
+        tmp_path, synthesize(left, gap_s=GAP_S), synthesize(right, gap_s=GAP_S)
+    )
     settings = settings_for(serve, db_url, channels="split", split=False)
     enqueue(store, settings.replace(channels="downmix"), audio)  # the run's flag splits it
     assert run_queue(settings, store).exit_code == 0
@@ -228,3 +223,40 @@ def test_pieces_on_postgresql_stitch_once_however_they_finish(
         assert job.transcript == "".join(turn_texts(texts))
         outcomes = [a.outcome for a in store.attempts(job.job.id)]
         assert outcomes == ["succeeded"]  # one stitch
+
+
+def stereo_file(tmp_path: Path, left: np.ndarray, right: np.ndarray) -> tuple[Path, str]:
+    frames = max(len(left), len(right))
+    stereo = np.zeros((frames, 2), dtype=np.float32)
+    stereo[: len(left), 0], stereo[: len(right), 1] = left, right
+    audio = tmp_path / "audio"
+    audio.mkdir(parents=True)
+    path = str(audio / "call.wav")
+    sf.write(path, stereo, 16000, subtype="PCM_16")
+    return audio, path
+
+
+def test_channels_auto_splits_a_call_and_downmixes_mono_saved_as_stereo(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    left, right = turns(3, "agent "), turns(2, "caller ")
+    a, b = synthesize(left, gap_s=GAP_S), synthesize(right, gap_s=GAP_S)
+    audio, path = stereo_file(tmp_path / "call", a, np.concatenate([np.zeros(len(a)), b]))
+    settings = settings_for(serve, db_url, channels="auto", split=False)
+    enqueue(store, settings, audio)
+    assert run_queue(settings, store).exit_code == 0
+    assert [c for _, _, c in pieces_of(store)] == [0, 1]
+    by_channel = {
+        c: [t.transcript for t in exported(store)[path].turns if t.channel == c] for c in (0, 1)
+    }
+    assert by_channel == {0: turn_texts(left), 1: turn_texts(right)}
+
+    db = f"sqlite:///{tmp_path / 'mono.db'}"
+    with Store.open(db) as mono:
+        audio, path = stereo_file(tmp_path / "mono", a, a)
+        enqueue(mono, settings.replace(db_url=db), audio)
+        assert run_queue(settings.replace(db_url=db), mono).exit_code == 0
+        assert pieces_of(mono) == []
+        job = exported(mono)[path]
+        assert job.transcript == "".join(turn_texts(left))
+        assert {t.channel for t in job.turns} == {0}

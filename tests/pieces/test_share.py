@@ -1,11 +1,12 @@
-"""When a job becomes pieces: the share of idle sessions and the piece floor."""
+"""How many pieces: the share of idle sessions and the piece floor, for run and estimate."""
 
 from __future__ import annotations
 
 import pytest
 
 from jobrunner.config import Settings
-from jobrunner.run.splitting import share_of, time_slices
+from jobrunner.pieces.share import share_of, time_slices
+from jobrunner.run import splitting
 
 
 @pytest.mark.parametrize(
@@ -25,9 +26,14 @@ def test_idle_sessions_are_shared_between_the_long_jobs(
 
 
 def test_pieces_are_at_least_half_the_split_threshold() -> None:
+    assert time_slices(3600.0, 8, 600.0) == 8
+    assert time_slices(1800.0, 8, 600.0) == 6  # 300 s each at least
+    assert time_slices(700.0, 8, 600.0) == 2
+    assert time_slices(600.0, 8, 600.0) == 1  # not over the threshold
+    assert time_slices(3600.0, 1, 600.0) == 1  # no idle session to fill
+
+
+def test_the_run_cuts_by_the_same_rule_and_not_at_all_with_no_split() -> None:
     settings = Settings()  # split_min_s 600
-    assert time_slices(3600.0, 8, settings) == 8
-    assert time_slices(1800.0, 8, settings) == 6  # 300 s each at least
-    assert time_slices(700.0, 8, settings) == 2
-    assert time_slices(600.0, 8, settings) == 1  # not over the threshold
-    assert time_slices(3600.0, 8, settings.replace(split=False)) == 1
+    assert splitting.time_slices(1800.0, 8, settings) == time_slices(1800.0, 8, 600.0)
+    assert splitting.time_slices(3600.0, 8, settings.replace(split=False)) == 1
