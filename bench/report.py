@@ -356,6 +356,12 @@ def render_targets(results: dict[str, Any]) -> str:
         add("two 30-min files at -c 8, split: makespan <= 1.05 x ideal",
             f"{split['vs_ideal']:.3f} x ideal ({split['pieces']} pieces)",
             split["vs_ideal"] <= 1.05, "split")  # fmt: skip
+    words = _dig(results, "split", "merged", "whisper")
+    if words and words.get("wer_points") is not None:
+        add("whisper WER, split vs unsplit, within 1 point",
+            f"{words['wer_points']:+.2f} points ({100 * words['unsplit']['wer']:.2f} % -> "
+            f"{100 * words['split']['wer']:.2f} %)", abs(words["wer_points"]) <= 1,
+            "split, whisper engine")  # fmt: skip
     for pace in [_level(results, "pacing", 1000, processes=p) for p in (1, 2)]:
         if not pace:
             continue
