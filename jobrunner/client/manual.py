@@ -25,6 +25,7 @@ from typing import Any
 
 import anyio
 
+from jobrunner.audio.span import Span
 from jobrunner.audio.stream import WirePlan
 from jobrunner.audio.vad import Segment
 from jobrunner.client.auto import _Transcription, transcribe_with
@@ -139,8 +140,10 @@ async def transcribe_manual(
     cancel_event: anyio.Event | None = None,
     on_connect_retry: OnRetry | None = None,
     enqueued: Enqueued | None = None,
+    span: Span | None = None,
 ) -> SessionResult:
-    """Stream ``path`` through one Manual session, sending ``finalize`` at ``points`` (seconds
+    """Stream ``path`` (or its ``span``: a piece; ``points`` are then seconds into the span)
+    through one Manual session, sending ``finalize`` at ``points`` (seconds
     of audio, ascending; see :func:`finalize_points`), and return its turns: one per finalize
     that produced text, each a :class:`~jobrunner.protocol.manual_session.ManualTurn` with its
     words. Raises as :func:`jobrunner.client.auto.transcribe_file` does."""
@@ -155,6 +158,7 @@ async def transcribe_manual(
         cancel_event=cancel_event,
         on_connect_retry=on_connect_retry,
         enqueued=enqueued,
+        span=span,
     )
 
 

@@ -20,7 +20,8 @@ one turn of the whole answer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -92,6 +93,22 @@ def speech_segments(store: Store, job: ClaimedJob) -> tuple[Segment, ...] | None
     return speech.channels[0] if speech.channels else ()
 
 
+def in_span(
+    segments: Sequence[Segment], span: Span | None, sample_rate: int
+) -> tuple[Segment, ...]:
+    """The speech ``segments`` of a file as a piece over ``span`` hears them: those that end
+    inside it, in seconds from its start (a piece begins and ends in silence, so none is cut)."""
+    if span is None:
+        return tuple(segments)
+    start = span.start_frame / sample_rate
+    end = math.inf if span.end_frame is None else span.end_frame / sample_rate
+    return tuple(
+        replace(s, start_s=max(0.0, s.start_s - start), end_s=s.end_s - start)
+        for s in segments
+        if start < s.end_s <= end
+    )
+
+
 #: the run's Batch requests in flight: one limiter per event loop (per run)
 _BATCH_SLOTS: RunVar[anyio.CapacityLimiter] = RunVar("jobrunner_batch_slots")
 
@@ -126,8 +143,8 @@ async def open_session(
     enqueued: Enqueued,
     span: Span | None = None,
 ) -> Result:
-    """Run ``job`` through its endpoint; raises as the endpoint's client does. Only Auto jobs
-    are split into pieces (``span``), so Manual and Batch always send the whole file."""
+    """Run ``job`` (or its ``span``, a piece) through its endpoint; raises as the endpoint's
+    client does. Batch jobs are never split, so Batch always sends the whole file."""
     common: dict[str, Any] = {
         "cancel_event": cancel_event,
         "on_connect_retry": on_connect_retry,
@@ -137,10 +154,10 @@ async def open_session(
         async with _batch_slots(settings.batch_concurrency):
             return await transcribe_batch(job.path, settings, on_answer=on_answer, **common)
     if settings.endpoint == "manual":
-        segments = await _segments(store, job)
-        points = finalize_points(segments or (), settings.finalize_hangover_ms)
+        segments = in_span(await _segments(store, job) or (), span, job.sample_rate)
+        points = finalize_points(segments, settings.finalize_hangover_ms)
         return await transcribe_manual(
-            job.path, settings, points=points, on_event=on_event, clock=clock, **common
+            job.path, settings, points=points, on_event=on_event, clock=clock, span=span, **common
         )
     return await transcribe_file(
         job.path, settings, on_event=on_event, clock=clock, span=span, **common

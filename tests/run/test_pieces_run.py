@@ -86,6 +86,23 @@ def test_a_long_file_splits_and_stitches_the_unsplit_transcript_exactly(
     assert [t.transcript for t in split.turns] == [t.transcript for t in reference.turns]
 
 
+def test_a_long_manual_job_splits_and_finalizes_inside_each_piece(
+    serve: Serve, tmp_path: Path, store: Store, db_url: str
+) -> None:
+    """The Manual endpoint streams pieces too: each piece's finalize points are its own
+    speech ends, in its own seconds, and the stitched text is the file's, exactly."""
+    audio, path, texts = long_file(tmp_path)
+    settings = settings_for(serve, db_url, endpoint="manual")
+    enqueue(store, settings, audio)
+    assert run_queue(settings, store).exit_code == 0
+    assert len(pieces_of(store)) >= 2
+    split = exported(store)[path]
+    assert split.job.state == "succeeded"
+    assert split.transcript == "".join(turn_texts(texts))
+    assert {t.ended_by for t in split.turns} <= {"flush_done", "done"}
+    assert len(split.turns) > len(pieces_of(store))  # finalized inside pieces, not only at close
+
+
 def test_a_stereo_file_in_channel_split_mode_gets_turns_per_channel(
     serve: Serve, tmp_path: Path, store: Store, db_url: str
 ) -> None:
@@ -260,3 +277,14 @@ def test_channels_auto_splits_a_call_and_downmixes_mono_saved_as_stereo(
         job = exported(mono)[path]
         assert job.transcript == "".join(turn_texts(left))
         assert {t.channel for t in job.turns} == {0}
+
+
+def test_a_pieces_speech_is_the_files_in_its_own_seconds() -> None:
+    from jobrunner.audio.span import Span
+    from jobrunner.audio.vad import Segment
+    from jobrunner.run.endpoints import in_span
+
+    speech = [Segment(1.0, 2.0), Segment(5.0, 6.5), Segment(9.0, 9.5)]
+    assert in_span(speech, None, 8000) == tuple(speech)
+    assert in_span(speech, Span(4 * 8000, 8 * 8000), 8000) == (Segment(1.0, 2.5),)
+    assert in_span(speech, Span(8 * 8000, None), 8000) == (Segment(1.0, 1.5),)
