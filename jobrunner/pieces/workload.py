@@ -20,7 +20,7 @@ from jobrunner.enqueue.discover import find_files
 from jobrunner.errors import AudioError
 from jobrunner.pieces.estimate import FileWork
 from jobrunner.pieces.share import splits_channels
-from jobrunner.run.analysis import analyze, compute_map, store_map, stored_map
+from jobrunner.run.analysis import analyze, map_of
 from jobrunner.store import JobState, MapTarget, Selector, Store
 
 _PAGE: Final = 500
@@ -79,10 +79,7 @@ def from_queue(store: Store, mode: str, label: str | None = None) -> Workload:
         split = splits_channels(target.path, target.channels, target.channel_mode or mode)
         wanted = replace(target, channel_mode="split" if split else "downmix")
         try:
-            speech = stored_map(store, wanted)
-            if speech is None:
-                speech = compute_map(wanted)
-                store_map(store, wanted, speech)
+            speech = map_of(store, wanted)
         except AudioError as exc:
             work.unreadable.append((target.path, exc.reason))
             frames = round((target.duration_s or 0.0) * 1000)

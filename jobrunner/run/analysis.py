@@ -96,6 +96,16 @@ def map_target(store: Store, target: MapTarget, *, stop: threading.Event | None 
     store_map(store, target, compute_map(target, stop=stop))
 
 
+def map_of(store: Store, target: MapTarget, *, stop: threading.Event | None = None) -> SpeechMap:
+    """The stored map of ``target``'s content, or one computed and stored now: each content is
+    mapped once. :class:`AudioError` when it had to be mapped and could not be."""
+    speech = stored_map(store, target)
+    if speech is None:
+        speech = compute_map(target, stop=stop)
+        store_map(store, target, speech)
+    return speech
+
+
 def store_map(store: Store, target: MapTarget, speech: SpeechMap) -> None:
     sha256, mode = map_key(target)
     stored = StoredMap(
@@ -143,12 +153,12 @@ def align_job(
     todo = store.speech.turns_to_align(job_id)
     if todo is None:
         return None
-    speech = stored_map(store, todo.target)
-    if speech is None:
-        if not map_if_missing:
-            return None
-        speech = compute_map(todo.target, stop=stop)
-        store_map(store, todo.target, speech)
+    if map_if_missing:
+        speech = map_of(store, todo.target, stop=stop)
+    elif (stored := stored_map(store, todo.target)) is not None:
+        speech = stored
+    else:
+        return None
     from jobrunner.timing.speech import time_job
 
     timing = time_job(speech, todo.turns)

@@ -39,10 +39,11 @@ from jobrunner.client.source import Enqueued
 from jobrunner.client.transport import OnRetry
 from jobrunner.config import Settings
 from jobrunner.errors import AudioError
-from jobrunner.run.analysis import compute_map, store_map, stored_map
+from jobrunner.run.analysis import map_of
 from jobrunner.run.batch_turns import batch_turns
 from jobrunner.run.records import success_record, turn_rows
-from jobrunner.store import AttemptRecord, ClaimedJob, MapTarget, Store, TurnRow
+from jobrunner.run.splitting import map_target
+from jobrunner.store import AttemptRecord, ClaimedJob, Store, TurnRow
 
 logger = logging.getLogger(__name__)
 
@@ -60,36 +61,17 @@ class Completion:
     duration_s: float | None = None
 
 
-def _target(job: ClaimedJob) -> MapTarget | None:
-    if job.sha256 is None:
-        return None
-    return MapTarget(
-        job_id=job.id,
-        path=job.path,
-        sha256=job.sha256,
-        state="running",
-        channels=job.channels,
-        downmix=job.settings.get("downmix"),
-        duration_s=job.duration_s,
-        size_bytes=job.size_bytes,
-        mtime_ns=job.mtime_ns,
-    )
-
-
 def speech_segments(store: Store, job: ClaimedJob) -> tuple[Segment, ...] | None:
     """The speech the session hears (the map's first channel: the downmix, or the channel
     streamed); None when the file cannot be mapped. Blocking: call it in a thread."""
-    target = _target(job)
+    target = map_target(job, "downmix")
     if target is None:
         return None
-    speech = stored_map(store, target)
-    if speech is None:
-        try:
-            speech = compute_map(target)
-        except AudioError as exc:
-            logger.warning("job %d: no speech map (%s); one turn only", job.id, exc.reason)
-            return None
-        store_map(store, target, speech)
+    try:
+        speech = map_of(store, target)
+    except AudioError as exc:
+        logger.warning("job %d: no speech map (%s); one turn only", job.id, exc.reason)
+        return None
     return speech.channels[0] if speech.channels else ()
 
 

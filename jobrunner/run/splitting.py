@@ -23,7 +23,7 @@ from jobrunner.errors import AudioError
 from jobrunner.pieces import FrameRange, plan_pieces
 from jobrunner.pieces.share import share_of, splits_channels
 from jobrunner.pieces.share import time_slices as slices_of
-from jobrunner.run.analysis import compute_map, store_map, stored_map
+from jobrunner.run.analysis import map_of
 from jobrunner.store import ClaimedJob, MapTarget, PieceRange, Store
 
 logger = logging.getLogger(__name__)
@@ -72,16 +72,11 @@ def map_target(job: ClaimedJob, mode: ChannelMode) -> MapTarget | None:
 def speech_of(store: Store, target: MapTarget) -> SpeechMap | None:
     """The stored map of the job's content, computed and stored first when there is none;
     ``None`` when the file cannot be mapped (then it is not time-sliced)."""
-    speech = stored_map(store, target)
-    if speech is not None:
-        return speech
     try:
-        speech = compute_map(target)
+        return map_of(store, target)
     except AudioError as exc:
         logger.info("job %d: no speech map (%s); not split in time", target.job_id, exc.reason)
         return None
-    store_map(store, target, speech)
-    return speech
 
 
 def plan(store: Store, job: ClaimedJob, settings: Settings, share: int) -> list[PieceRange] | None:
