@@ -236,7 +236,7 @@ class Attempt:
 
         ctx, job = self.ctx, self.job
         settings = job_settings(ctx.settings, job.settings)
-        if settings.endpoint == "batch" or not splitting.worth_a_look(job, settings):
+        if not splitting.worth_a_look(job, settings):
             return None
         try:
             share = 1

@@ -42,7 +42,10 @@ ChannelMode = Literal["downmix", "split"]
 
 
 def worth_a_look(job: ClaimedJob, settings: Settings) -> bool:
-    """Whether :func:`plan` could split ``job`` at all (no I/O: most jobs stop here)."""
+    """Whether :func:`plan` could split ``job`` at all (no I/O: most jobs stop here). A Batch
+    job never is: it is one upload of the whole file."""
+    if settings.endpoint == "batch":
+        return False
     return (job.channels > 1 and settings.channels != "downmix") or long_enough(job, settings)
 
 

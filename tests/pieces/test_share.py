@@ -37,3 +37,20 @@ def test_the_run_cuts_by_the_same_rule_and_not_at_all_with_no_split() -> None:
     settings = Settings()  # split_min_s 600
     assert splitting.time_slices(1800.0, 8, settings) == time_slices(1800.0, 8, 600.0)
     assert splitting.time_slices(3600.0, 8, settings.replace(split=False)) == 1
+
+
+def test_a_long_stereo_batch_job_is_never_split() -> None:
+    from datetime import UTC, datetime
+
+    from jobrunner.store import ClaimedJob
+
+    job = ClaimedJob(
+        id=1, path="/calls/a.wav", sha256="a" * 64, format="WAV", subtype="PCM_16",
+        sample_rate=8000, channels=2, frames=8000 * 3600, duration_s=3600.0, label=None,
+        settings={}, attempt=1, attempts_left=4, lease_owner="me",
+        lease_expires_at=datetime.now(UTC),
+    )  # fmt: skip
+    settings = Settings(channels="split")
+    assert splitting.worth_a_look(job, settings)
+    assert splitting.worth_a_look(job, settings.replace(endpoint="manual"))
+    assert not splitting.worth_a_look(job, settings.replace(endpoint="batch"))
