@@ -31,7 +31,9 @@ from typing import Final
 
 from aiohttp import WSCloseCode, web
 
+from jobrunner.protocol.batch import BATCH_PATH
 from jobrunner.protocol.events import AUTO_PATH
+from jobrunner.protocol.manual import MANUAL_PATH
 from jobrunner.server.batch import BatchHandler
 from jobrunner.server.config import DEFAULT_PORT, ServerConfig
 from jobrunner.server.connection import ConnectionHandler
@@ -45,8 +47,6 @@ from jobrunner.server.session import Admission, Limits, Session
 
 log = logging.getLogger(__name__)
 
-MANUAL_PATH: Final = "/stt/websocket"
-BATCH_PATH: Final = "/stt"
 MAX_FRAME_BYTES: Final = 1 << 20
 PING_INTERVAL_S: Final = 20.0
 
