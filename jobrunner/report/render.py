@@ -22,6 +22,7 @@ import jinja2
 from jobrunner.export.output import atomic_file
 from jobrunner.formatting import format_duration
 from jobrunner.report.build import Report, dumps
+from jobrunner.report.summary import ENDPOINT_PATHS
 
 #: rows of path lists, and of the accuracy table (worst first); the JSON has all of them
 SHOWN_ROWS: Final = 50
@@ -78,6 +79,7 @@ def render_html(report: Report) -> str:
         r=report,
         shown=SHOWN_ROWS,
         worst=WORST_ROWS,
+        endpoint_paths=ENDPOINT_PATHS,
         data_json=embedded_json(dumps(report, compact=True)),
         style=_asset("report.css"),
         scripts=[_asset("charts.js"), _asset("report.js")],

@@ -13,12 +13,18 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
+from jobrunner.protocol.batch import BATCH_PATH
 from jobrunner.protocol.events import AUTO_PATH
+from jobrunner.protocol.manual import MANUAL_PATH
 from jobrunner.report.speech import JobSpeech
 from jobrunner.store.records import STATES, JobState
 from jobrunner.store.report_queries import ReportAttempt, ReportJob
 from jobrunner.store.reports import FailureReason, StateCount
+
+#: each endpoint's wire path (protocol.md section 1)
+ENDPOINT_PATHS: Final = {"auto": AUTO_PATH, "manual": MANUAL_PATH, "batch": BATCH_PATH}
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,8 @@ class Summary:
     retries: int  # attempts beyond each job's first
     attempts_by_outcome: dict[str, int]
     failed_attempts_by_kind: dict[str, int]
-    endpoint: str
+    endpoint: str  # the wire path of the endpoint most jobs use (Auto's when there are none)
+    endpoints: dict[str, int]  # jobs per endpoint ("auto", "manual", "batch"), most first
     models: dict[str, int]
     failures: tuple[FailureReason, ...]  # failed and invalid jobs by reason, most first
 
@@ -83,6 +90,7 @@ def summary(
     failures = Counter(
         (j.error_kind, j.reason) for j in jobs if j.state in (JobState.FAILED, JobState.INVALID)
     )
+    endpoints = _counts([j.endpoint for j in jobs])
     return Summary(
         total_jobs=len(jobs),
         total_audio_s=sum(s.audio_s for s in states),
@@ -99,7 +107,8 @@ def summary(
         failed_attempts_by_kind=_counts(
             [a.error_kind or "unknown" for a in once if a.outcome != "succeeded"]
         ),
-        endpoint=AUTO_PATH,
+        endpoint=ENDPOINT_PATHS[next(iter(endpoints), "auto")],
+        endpoints=endpoints,
         models=_counts([j.model or "unknown" for j in jobs]),
         failures=tuple(
             FailureReason(kind, reason, n)

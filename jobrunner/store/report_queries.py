@@ -49,6 +49,8 @@ class ReportJob:
     channels: int | None
     sha256: str | None
     model: str | None
+    #: "auto", "manual" or "batch" as enqueued (jobs from before endpoints: "auto")
+    endpoint: str
     reason: str | None
     error_kind: str | None
     attempts: int
@@ -192,6 +194,9 @@ def read_snapshot(
             channels=r.channels,
             sha256=r.sha256,
             model=(r.settings or {}).get("model") if isinstance(r.settings, dict) else None,
+            endpoint=(r.settings or {}).get("endpoint") or "auto"
+            if isinstance(r.settings, dict)
+            else "auto",
             reason=r.last_error,
             error_kind=r.error_kind,
             attempts=r.attempts,

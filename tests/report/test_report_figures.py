@@ -26,7 +26,8 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 def _job(job_id: int, path: str, transcript: str | None, state: str = "succeeded") -> ReportJob:
     return ReportJob(
         id=job_id, path=path, label=None, state=state, duration_s=10.0, channels=1,
-        sha256=None, model="ink-2", reason=None, error_kind=None, attempts=1, created_at=T0,
+        sha256=None, model="ink-2", endpoint="auto", reason=None, error_kind=None, attempts=1,
+        created_at=T0,
         finished_at=T0, transcript=transcript, coverage=None, uncovered_s=None,
     )  # fmt: skip
 
@@ -205,3 +206,16 @@ def test_concurrency_closes_a_session_before_the_next_one_opens() -> None:
     ]  # fmt: skip
     assert bucket_seconds(3600) == 60
     assert bucket_seconds(60 * 720 + 1) == 120
+
+
+def test_the_summary_names_every_endpoint_the_jobs_used() -> None:
+    from dataclasses import replace
+
+    from jobrunner.report.summary import summary
+
+    jobs = [_job(1, "/a.wav", "x"), replace(_job(2, "/b.wav", "y"), endpoint="manual"),
+            replace(_job(3, "/c.wav", "z"), endpoint="manual")]  # fmt: skip
+    s = summary(jobs, [], {})
+    assert s.endpoints == {"manual": 2, "auto": 1}
+    assert s.endpoint == "/stt/websocket"
+    assert summary([], [], {}).endpoint == "/stt/turns/websocket"
